@@ -1,0 +1,3 @@
+from milestone_sheets.cli import main
+
+main()

@@ -1,0 +1,292 @@
+"""The command line: the only module that imports click. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from milestone_sheets import __version__, views
+from milestone_sheets.config import Config, load_config
+from milestone_sheets.engine import STATUSES, StatusSettings
+from milestone_sheets.errors import ConfigError, MilestoneSheetsError
+from milestone_sheets.evaluate import Evaluation, Settings, summarize
+from milestone_sheets.sources import open_source
+from milestone_sheets.sync import read_and_evaluate, sync
+
+
+class _Group(click.Group):
+    """Turns the library's errors into a message and the spec's exit code, in one place."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MilestoneSheetsError as err:
+            click.secho(f"Error: {err}", err=True, fg="red")
+            ctx.exit(err.exit_code)
+
+
+def _config(ctx: click.Context) -> Config:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        obj["config"] = load_config(obj.get("config_path"))
+    return obj["config"]
+
+
+def _settings(config: Config, worksheet: str | None) -> Settings:
+    return Settings(
+        worksheet=worksheet or config.source.worksheet,
+        date_order=config.source.date_order,
+        columns=config.columns,
+        status=StatusSettings(config.status.at_risk_behind, config.status.checkpoint_days),
+    )
+
+
+def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a date in YYYY-MM-DD form") from None
+
+
+def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """SOURCE, --as-of and --worksheet, shared by every command that reads a plan."""
+
+    @click.argument("source", required=False)
+    @click.option(
+        "--as-of",
+        "as_of",
+        metavar="DATE",
+        callback=_parse_as_of,
+        help="Compute status as of this date (YYYY-MM-DD). Default: today.",
+    )
+    @click.option(
+        "--worksheet",
+        metavar="NAME",
+        help="The milestones worksheet. Default: from the config, else 'Milestones'.",
+    )
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return command(*args, **kwargs)
+
+    return wrapper
+
+
+def _report_problems(evaluation: Evaluation) -> None:
+    for warning in evaluation.warnings:
+        click.secho(f"Warning: {warning}", err=True, fg="yellow")
+    for line in evaluation.problems:
+        click.echo(line, err=True)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Configuration file. Default: milestone-sheets.toml in the current folder.",
+)
+@click.version_option(__version__, prog_name="milestone-sheets")
+@click.pass_context
+def main(ctx: click.Context, config_path: Path | None) -> None:
+    """Keep a milestone plan in a spreadsheet up to date: status, variance, reviews.
+
+    The sheet (an Excel workbook) is the source of truth. milestone-sheets reads it,
+    computes each milestone's status and variance, and writes only those computed
+    columns back.
+
+    Example: milestone-sheets demo
+    """
+    ctx.ensure_object(dict)["config_path"] = config_path
+
+
+@main.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Overwrite an existing workbook.")
+def init(path: Path, force: bool) -> None:
+    """Create a starter workbook at PATH, and a milestone-sheets.toml beside it.
+
+    The workbook has Milestones, Goals and Tasks sheets and a dozen milestones of a
+    small company's plan, dated around today.
+
+    Example: milestone-sheets init plan.xlsx
+    """
+    from milestone_sheets.starter import build_workbook, write_config
+
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise ConfigError(f"{path}: a workbook name ends in .xlsx")
+    if path.exists() and not force:
+        raise ConfigError(f"{path} exists; pass --force to overwrite it")
+    build_workbook(path, date.today())
+    click.echo(f"Created {path}")
+    config = write_config(path.parent, path)
+    if config:
+        click.echo(f"Created {config}")
+    click.echo(f"Next: milestone-sheets sync {path}")
+
+
+@main.command()
+@click.argument(
+    "folder",
+    required=False,
+    default="milestone-demo",
+    type=click.Path(file_okay=False, path_type=Path),
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    callback=_parse_as_of,
+    help="Status as of this date. Default: today.",
+)
+def demo(folder: Path, as_of: date) -> None:
+    """Make a demo plan in FOLDER (default ./milestone-demo), sync it and show its status.
+
+    Example: milestone-sheets demo
+    """
+    from milestone_sheets.starter import build_workbook, write_config
+
+    workbook = folder / "milestones.xlsx"
+    if workbook.exists():
+        click.echo(f"Using the existing demo workbook {workbook}")
+    else:
+        build_workbook(workbook, as_of)
+        write_config(folder, workbook)
+        click.echo(f"Created {workbook}")
+    config = load_config(folder / "milestone-sheets.toml")
+    result = sync(open_source(str(workbook), config), _settings(config, None), as_of)
+    evaluation = result.evaluation
+    rows = views.status_rows(evaluation.milestones)
+    click.echo(views.to_table(rows))
+    click.echo()
+    click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+    click.echo(
+        f"Wrote {len(evaluation.writes)} computed cells." if result.written else "Nothing to write."
+    )
+    if evaluation.problems:
+        click.echo("Data problems to fix in the sheet:")
+        for line in evaluation.problems:
+            click.echo(f"  {line}")
+    click.echo()
+    click.echo(f"Open {workbook.resolve()} to see the Status, Days late and variance columns.")
+    click.echo(f"Config: {(folder / 'milestone-sheets.toml').resolve()}")
+    click.echo(f"Again: cd {folder} && milestone-sheets sync")
+
+
+@main.command()
+@source_options
+@click.pass_context
+def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str | None) -> None:
+    """Check the sheet for data problems; writes nothing.
+
+    Prints each problem with its cell; exit code 1 when there are any.
+
+    Example: milestone-sheets validate plan.xlsx
+    """
+    config = _config(ctx)
+    evaluation = read_and_evaluate(open_source(source, config), _settings(config, worksheet), as_of)
+    _report_problems(evaluation)
+    rows = evaluation.milestones.rows()
+    invalid = sum(1 for record, _ in rows if record.problems)
+    click.echo(f"{evaluation.milestones.sheet}: {len(rows)} milestones, {invalid} with problems")
+    ctx.exit(evaluation.exit_code)
+
+
+@main.command(name="sync")
+@source_options
+@click.option("--dry-run", is_flag=True, help="Print the cells that would change; write nothing.")
+@click.option(
+    "--backup", is_flag=True, help="Keep the previous workbook beside the new one (NAME.bak.xlsx)."
+)
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    source: str | None,
+    as_of: date,
+    worksheet: str | None,
+    dry_run: bool,
+    backup: bool,
+) -> None:
+    """Compute status and variance and write the computed columns back.
+
+    Only computed cells that changed are written; every other cell stays as it was.
+
+    Example: milestone-sheets sync plan.xlsx --as-of 2026-06-30
+    """
+    config = _config(ctx)
+    target = open_source(source, config, backup=backup)
+    result = sync(target, _settings(config, worksheet), as_of, dry_run=dry_run)
+    evaluation = result.evaluation
+    _report_problems(evaluation)
+    if dry_run:
+        for write in evaluation.writes:
+            from milestone_sheets.model import cell_ref
+
+            old = "" if write.old is None else write.old
+            new = "" if write.value is None else write.value
+            click.echo(f"{write.sheet}!{cell_ref(write.row, write.col)}: {old!r} -> {new!r}")
+        click.echo(f"Dry run: {len(evaluation.writes)} cells would change; nothing written.")
+    elif result.written:
+        click.echo(f"Wrote {len(evaluation.writes)} cells to {target.location}")
+    else:
+        click.echo(f"Up to date: nothing to write to {target.location}")
+    click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+    ctx.exit(evaluation.exit_code)
+
+
+@main.command()
+@source_options
+@click.option("--owner", metavar="NAME", help="Only this owner's milestones.")
+@click.option(
+    "--status",
+    "statuses",
+    metavar="S",
+    multiple=True,
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only milestones with this status (repeatable).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "csv", "json"]),
+    default="table",
+    show_default=True,
+)
+@click.pass_context
+def status(
+    ctx: click.Context,
+    source: str | None,
+    as_of: date,
+    worksheet: str | None,
+    owner: str | None,
+    statuses: tuple[str, ...],
+    fmt: str,
+) -> None:
+    """Print each milestone's computed status; writes nothing.
+
+    Example: milestone-sheets status --format json --status Overdue
+    """
+    config = _config(ctx)
+    evaluation = read_and_evaluate(open_source(source, config), _settings(config, worksheet), as_of)
+    _report_problems(evaluation)
+    rows = views.status_rows(evaluation.milestones, owner, statuses)
+    if fmt == "json":
+        click.echo(views.to_json(rows))
+    elif fmt == "csv":
+        click.echo(views.to_csv(rows), nl=False)
+    else:
+        click.echo(views.to_table(rows))
+        click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+    ctx.exit(evaluation.exit_code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

@@ -1,0 +1,201 @@
+"""The status engine: parsed milestone rows and an as-of date in, computed columns out.
+
+Pure: it never reads the clock or a file. Every rule here is the spec's Status section.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from milestone_sheets.model import Record
+from milestone_sheets.values import round_half_away, to_decimal
+
+DONE = "Done"
+DONE_LATE = "Done late"
+OVERDUE = "Overdue"
+NOT_STARTED = "Not started"
+AT_RISK = "At risk"
+ON_TRACK = "On track"
+INVALID = "Invalid"
+STATUSES = (DONE, DONE_LATE, OVERDUE, AT_RISK, ON_TRACK, NOT_STARTED, INVALID)
+FINISHED = frozenset({DONE, DONE_LATE})
+
+
+@dataclass(frozen=True)
+class StatusSettings:
+    """Thresholds from the config's [status] table."""
+
+    at_risk_behind: float = 0.25
+    checkpoint_days: int = 7
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The computed columns of one row (None is a blank cell), plus figures for reports."""
+
+    status: str | None = None
+    days_late: int | None = None
+    budget_variance: float | None = None
+    budget_variance_pct: float | None = None
+    expected_progress_pct: float | None = None
+    check: str | None = None
+    progress: float | None = None  # the progress used: given, from tasks, or 1 when done
+    expected: Fraction | None = None  # E, the expected share of start..due as of T
+
+    def column_values(self) -> dict[str, Any]:
+        """Values by the computed column headers of the Milestones sheet."""
+        return {
+            "Status": self.status,
+            "Days late": self.days_late,
+            "Budget variance": self.budget_variance,
+            "Budget variance %": self.budget_variance_pct,
+            "Expected progress %": self.expected_progress_pct,
+            "Check": self.check,
+        }
+
+
+SKIPPED = Computed()
+
+
+def expected_share(start: date | None, due: date | None, as_of: date) -> Fraction | None:
+    """E = clamp((T - S) / (D - S), 0, 1); None unless S is given and D > S."""
+    if start is None or due is None or due <= start:
+        return None
+    share = Fraction((as_of - start).days, (due - start).days)
+    return min(max(share, Fraction(0)), Fraction(1))
+
+
+def _percent(share: Fraction) -> float:
+    """A share as a percentage rounded half away from zero to one decimal."""
+    exact = Decimal(share.numerator * 100) / Decimal(share.denominator)
+    return round_half_away(exact, 1)
+
+
+def budget_variances(
+    budget: float | None, actual: float | None
+) -> tuple[float | None, float | None]:
+    """(actual - budget to 2 decimals, the same as % of budget to 1 decimal)."""
+    if budget is None or actual is None:
+        return None, None
+    difference = to_decimal(actual) - to_decimal(budget)
+    variance = round_half_away(difference, 2)
+    if budget <= 0:
+        return variance, None
+    return variance, round_half_away(difference * 100 / to_decimal(budget), 1)
+
+
+def compute_milestone(
+    values: Mapping[str, Any],
+    as_of: date,
+    settings: StatusSettings,
+    task_progress: float | None = None,
+) -> Computed:
+    """Status and variances of one valid milestone as of `as_of`."""
+    due: date = values["due"]
+    start: date | None = values.get("start")
+    completed: date | None = values.get("completed")
+    progress: float | None = values.get("progress")
+    if progress is None:
+        progress = task_progress
+    budget, actual = values.get("budget"), values.get("actual")
+    variance, variance_pct = budget_variances(budget, actual)
+    expected = expected_share(start, due, as_of)
+    expected_pct = _percent(expected) if expected is not None else None
+    days_late: int | None = None
+    if completed is not None:
+        status = DONE if completed <= due else DONE_LATE
+        days_late = (completed - due).days
+        progress = 1.0
+    elif as_of > due:
+        status = OVERDUE
+        days_late = (as_of - due).days
+    elif start is not None and as_of < start:
+        status = NOT_STARTED
+    else:
+        behind = (
+            expected_pct is not None
+            and progress is not None
+            and round_half_away(to_decimal(progress) * 100, 1)
+            < round_half_away(Decimal(expected_pct) - to_decimal(settings.at_risk_behind) * 100, 1)
+        )
+        over_budget = budget is not None and actual is not None and actual > budget
+        status = AT_RISK if behind or over_budget else ON_TRACK
+    return Computed(
+        status=status,
+        days_late=days_late,
+        budget_variance=variance,
+        budget_variance_pct=variance_pct,
+        expected_progress_pct=expected_pct,
+        progress=progress,
+        expected=expected,
+    )
+
+
+def compute_all(
+    records: Sequence[Record],
+    as_of: date,
+    settings: StatusSettings,
+    task_progress: Mapping[int, float] | None = None,
+) -> list[Computed]:
+    """Computed columns for every record: blank for skipped rows, Invalid with Check for bad ones.
+
+    `task_progress` maps a record's sheet row to done tasks / tasks, used where the
+    milestone's own Progress is blank.
+    """
+    task_progress = task_progress or {}
+    results = []
+    for record in records:
+        if record.skipped:
+            results.append(SKIPPED)
+        elif record.problems:
+            check = "; ".join(problem.message for problem in record.problems)
+            results.append(Computed(status=INVALID, check=check))
+        else:
+            results.append(
+                compute_milestone(record.values, as_of, settings, task_progress.get(record.row))
+            )
+    return results
+
+
+@dataclass(frozen=True)
+class EarnedValue:
+    """Plan-level earned-value figures; ratios are None where their divisor is 0."""
+
+    pv: float
+    ev: float
+    ac: float
+    sv: float
+    cv: float
+    spi: float | None
+    cpi: float | None
+
+
+def earned_value(records: Sequence[Record], computed: Sequence[Computed]) -> EarnedValue:
+    """PV = sum B x E, EV = sum B x P, AC = sum A over valid milestones."""
+    pv = ev = ac = Decimal(0)
+    for record, result in zip(records, computed, strict=True):
+        if record.skipped or record.problems:
+            continue
+        budget, actual = record.values.get("budget"), record.values.get("actual")
+        if budget is not None:
+            budget_dec = to_decimal(budget)
+            if result.expected is not None:
+                pv += budget_dec * result.expected.numerator / result.expected.denominator
+            if result.progress is not None:
+                ev += budget_dec * to_decimal(result.progress)
+        if actual is not None:
+            ac += to_decimal(actual)
+    return EarnedValue(
+        pv=round_half_away(pv, 2),
+        ev=round_half_away(ev, 2),
+        ac=round_half_away(ac, 2),
+        sv=round_half_away(ev - pv, 2),
+        cv=round_half_away(ev - ac, 2),
+        spi=round_half_away(ev / pv, 2) if pv else None,
+        cpi=round_half_away(ev / ac, 2) if ac else None,
+    )

@@ -1,0 +1,33 @@
+"""One exception hierarchy; each carries the exit code the spec gives it."""
+
+from __future__ import annotations
+
+
+class MilestoneSheetsError(Exception):
+    """Base of every error the tool reports to a user."""
+
+    exit_code = 1
+
+
+class ConfigError(MilestoneSheetsError):
+    """A bad configuration file or a bad command-line value (exit 2)."""
+
+    exit_code = 2
+
+
+class SourceError(MilestoneSheetsError):
+    """The source cannot be read or written: missing, locked, denied (exit 3)."""
+
+    exit_code = 3
+
+
+class SheetChangedError(MilestoneSheetsError):
+    """The sheet changed under the sync and retries gave up (exit 4)."""
+
+    exit_code = 4
+
+
+class StructureError(MilestoneSheetsError):
+    """The source holds no usable milestone table (exit 2: wrong source)."""
+
+    exit_code = 2

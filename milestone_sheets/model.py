@@ -1,0 +1,368 @@
+"""The sheet model: tables, header detection, row parsing and validation.
+
+Pure functions over plain rows (a `SheetGrid`); no I/O. Sources build grids, the engine
+consumes the parsed records.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from milestone_sheets import values as v
+
+HEADER_SCAN_ROWS = 10
+MIN_HEADER_MATCHES = 3
+
+
+@dataclass(frozen=True)
+class SheetGrid:
+    """One worksheet's values as a source read them.
+
+    `rows[r][c]` is the cell at 0-based row r, column c (rows may be ragged; a missing
+    cell is blank). `formula_cells` are the cells that hold a formula, and
+    `uncached_cells` those of them saved without a computed value.
+    """
+
+    title: str
+    rows: list[list[Any]]
+    formula_cells: frozenset[tuple[int, int]] = frozenset()
+    uncached_cells: frozenset[tuple[int, int]] = frozenset()
+
+    def cell(self, row: int, col: int) -> Any:
+        if row >= len(self.rows):
+            return None
+        cells = self.rows[row]
+        value = cells[col] if col < len(cells) else None
+        return None if value == "" else value
+
+
+def column_letter(col: int) -> str:
+    """0-based column index to its letters: 0 -> A, 26 -> AA."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """Column letters to a 0-based index: A -> 0, AA -> 26."""
+    index = 0
+    for char in letters.upper():
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def cell_ref(row: int, col: int) -> str:
+    """0-based row and column to an A1 reference."""
+    return f"{column_letter(col)}{row + 1}"
+
+
+@dataclass(frozen=True)
+class Field:
+    """A column the tool reads: its key, label for messages, header aliases and kind."""
+
+    key: str
+    label: str
+    aliases: tuple[str, ...]
+    kind: str  # text, email, date, money, fraction, number, done
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """What one kind of table (Milestones, Goals, Tasks) holds."""
+
+    name: str
+    fields: tuple[Field, ...]
+    computed: tuple[str, ...]
+    key_fields: tuple[str, ...] = ()  # identify a row: the first present one is the key
+
+    def field(self, key: str) -> Field:
+        return next(f for f in self.fields if f.key == key)
+
+
+MILESTONES = TableSpec(
+    name="Milestones",
+    fields=(
+        Field("id", "ID", ("ID", "Milestone ID", "Key", "#"), "text"),
+        Field("name", "Name", ("Milestone", "Name", "Milestone name", "Title"), "text", True),
+        Field(
+            "owner",
+            "Owner",
+            ("Owner", "Person responsible", "Responsible", "Manager", "Assignee"),
+            "text",
+            True,
+        ),
+        Field("email", "Email", ("Email", "E-mail", "Owner email"), "email"),
+        Field("category", "Category", ("Category", "Type"), "text"),
+        Field("department", "Department", ("Department", "Dept", "Team"), "text"),
+        Field("goal", "Goal", ("Goal", "Goal ID", "Objective"), "text"),
+        Field("start", "Start", ("Start", "Start date", "Begins"), "date"),
+        Field(
+            "due",
+            "Due",
+            ("Due", "Due date", "Deadline", "End", "End date", "Target date"),
+            "date",
+            True,
+        ),
+        Field(
+            "completed",
+            "Completed",
+            ("Completed", "Completed on", "Done on", "Actual end", "Finished"),
+            "date",
+        ),
+        Field("budget", "Budget", ("Budget", "Planned budget", "Plan"), "money"),
+        Field("actual", "Actual", ("Actual", "Actual cost", "Actual spend", "Spent"), "money"),
+        Field("progress", "Progress", ("Progress", "% complete", "Percent complete"), "fraction"),
+        Field("metric", "Metric", ("Metric", "KPI", "Planned benefit"), "text"),
+        Field("target", "Target", ("Target", "Metric target"), "number"),
+        Field("result", "Result", ("Result", "Metric actual", "Actual result"), "number"),
+    ),
+    computed=(
+        "Status",
+        "Days late",
+        "Budget variance",
+        "Budget variance %",
+        "Expected progress %",
+        "Check",
+    ),
+    key_fields=("id", "name"),
+)
+
+
+def normalize_header(text: Any) -> str:
+    """Header matching ignores case, surrounding spaces and any `*` or `:`."""
+    if text is None:
+        return ""
+    cleaned = str(text).replace("*", "").replace(":", "")
+    return re.sub(r"\s+", " ", cleaned).strip().lower()
+
+
+@dataclass(frozen=True)
+class Header:
+    """Where a table's header is and which column holds what (0-based indexes)."""
+
+    row: int
+    fields: Mapping[str, int]
+    computed: Mapping[str, int]
+    last_used_col: int
+    warnings: tuple[str, ...] = ()
+
+
+def _alias_table(spec: TableSpec, overrides: Mapping[str, str]) -> dict[str, tuple[str, bool]]:
+    """Normalized header -> (field key, configured). Configured headers win over aliases."""
+    table: dict[str, tuple[str, bool]] = {}
+    for fld in spec.fields:
+        for alias in fld.aliases:
+            table.setdefault(normalize_header(alias), (fld.key, False))
+    for key, header in overrides.items():
+        if any(f.key == key for f in spec.fields):
+            table[normalize_header(header)] = (key, True)
+    return table
+
+
+def find_header(
+    grid: SheetGrid, spec: TableSpec, overrides: Mapping[str, str] | None = None
+) -> Header | None:
+    """The first of the first 10 rows with at least 3 recognized field headers."""
+    aliases = _alias_table(spec, overrides or {})
+    computed_names = {normalize_header(name): name for name in spec.computed}
+    for row_index in range(min(HEADER_SCAN_ROWS, len(grid.rows))):
+        cells = grid.rows[row_index]
+        matches: dict[str, list[tuple[int, bool]]] = {}
+        for col, text in enumerate(cells):
+            hit = aliases.get(normalize_header(text))
+            if hit and normalize_header(text) not in computed_names:
+                matches.setdefault(hit[0], []).append((col, hit[1]))
+        if len(matches) < MIN_HEADER_MATCHES:
+            continue
+        fields: dict[str, int] = {}
+        warnings = []
+        for key, cols in matches.items():
+            configured = [col for col, is_configured in cols if is_configured]
+            chosen = configured[0] if configured else cols[0][0]
+            fields[key] = chosen
+            for col, _ in cols:
+                if col != chosen:
+                    warnings.append(
+                        f"{grid.title}!{cell_ref(row_index, col)}: column '{cells[col]}' "
+                        f"also matches {spec.field(key).label}; using "
+                        f"'{cells[chosen]}' ({cell_ref(row_index, chosen)})"
+                    )
+        computed: dict[str, int] = {}
+        for col, text in enumerate(cells):
+            name = computed_names.get(str(text).strip().lower() if text is not None else "")
+            if name and name not in computed:
+                computed[name] = col
+        used = [col for col, text in enumerate(cells) if text not in (None, "")]
+        return Header(row_index, fields, computed, max(used), tuple(warnings))
+    return None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A data problem: the message for the Check column and the field whose cell it names."""
+
+    message: str
+    field: str | None = None
+
+
+@dataclass
+class Record:
+    """One data row: its sheet row (1-based), parsed values and problems."""
+
+    row: int
+    values: dict[str, Any]
+    problems: list[Problem] = field(default_factory=list)
+    skipped: bool = False
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+    def cell_of(self, header: Header, problem: Problem, sheet: str) -> str:
+        """Where a problem shows: `Milestones!G7`."""
+        col = header.fields.get(problem.field) if problem.field else None
+        if col is None:
+            return f"{sheet}!{self.row}:{self.row}"
+        return f"{sheet}!{column_letter(col)}{self.row}"
+
+
+SUMMARY_NAMES = frozenset({"total", "totals", "sum", "grand total"})
+
+
+def _parser(fld: Field, date_order: str) -> Callable[[Any], Any]:
+    match fld.kind:
+        case "date":
+            return lambda raw: v.parse_date(raw, fld.label, date_order)
+        case "money":
+            return lambda raw: v.parse_money(raw, fld.label)
+        case "number":
+            return lambda raw: v.parse_number(raw, fld.label)
+        case "fraction":
+            return lambda raw: v.parse_fraction(raw, fld.label)
+        case "email":
+            return lambda raw: v.parse_email(raw, fld.label)
+        case "done":
+            return lambda raw: v.parse_done(raw, fld.label, date_order)
+        case _:
+            return v.parse_text
+
+
+def _is_summary_row(raw: Mapping[str, Any], name_key: str) -> bool:
+    name = v.parse_text(raw.get(name_key))
+    if not name or name.rstrip(":").strip().lower() not in SUMMARY_NAMES:
+        return False
+    return all(raw.get(key) is None or str(raw.get(key)).strip() == "" for key in ("owner", "due"))
+
+
+def parse_rows(
+    grid: SheetGrid, header: Header, spec: TableSpec, date_order: str = "DMY"
+) -> list[Record]:
+    """Parse every row below the header; blank and summary rows come back `skipped`."""
+    parsers = {fld.key: _parser(fld, date_order) for fld in spec.fields}
+    name_key = spec.fields[1].key if spec.fields[0].key == "id" else spec.fields[0].key
+    records = []
+    for row_index in range(header.row + 1, len(grid.rows)):
+        raw = {key: grid.cell(row_index, col) for key, col in header.fields.items()}
+        record = Record(row=row_index + 1, values={}, raw=raw)
+        if all(v.is_not_given(value) for value in raw.values()) or _is_summary_row(raw, name_key):
+            record.skipped = True
+            records.append(record)
+            continue
+        for fld in spec.fields:
+            col = header.fields.get(fld.key)
+            if col is not None and (row_index, col) in grid.uncached_cells:
+                record.problems.append(
+                    Problem(f"{fld.label} is a formula with no saved value", fld.key)
+                )
+                record.values[fld.key] = None
+                continue
+            try:
+                record.values[fld.key] = parsers[fld.key](raw.get(fld.key))
+            except v.ValueProblem as problem:
+                record.problems.append(Problem(str(problem), fld.key))
+                record.values[fld.key] = None
+        for fld in spec.fields:
+            if fld.required and record.values.get(fld.key) is None:
+                if not any(p.field == fld.key for p in record.problems):
+                    record.problems.append(Problem(f"{fld.label} is missing", fld.key))
+        records.append(record)
+    return records
+
+
+def row_key(record: Record, spec: TableSpec, header: Header) -> tuple[str, str] | None:
+    """(field, text) identifying a row: its ID where the table has an ID column, else name."""
+    for key in spec.key_fields:
+        if key in header.fields:
+            text = v.parse_text(record.raw.get(key))
+            return (key, text) if text else None
+    return None
+
+
+def check_duplicates(records: Iterable[Record], spec: TableSpec, header: Header) -> None:
+    """Every row sharing an ID (or a name, without an ID column) is invalid."""
+    groups: dict[str, list[Record]] = {}
+    shown: dict[str, tuple[str, str]] = {}
+    for record in records:
+        if record.skipped:
+            continue
+        key = row_key(record, spec, header)
+        if key is None:
+            continue
+        folded = key[1].strip().lower()
+        groups.setdefault(folded, []).append(record)
+        shown.setdefault(folded, key)
+    for folded, group in groups.items():
+        if len(group) < 2:
+            continue
+        key_field, text = shown[folded]
+        label = "ID" if key_field == "id" else spec.field(key_field).label.lower()
+        rows = ", ".join(str(r.row) for r in group)
+        for record in group:
+            record.problems.append(Problem(f"Duplicate {label} {text} (rows {rows})", key_field))
+
+
+def check_dates(records: Iterable[Record], as_of: date) -> None:
+    """Start after due, and completion dates in the future."""
+    for record in records:
+        if record.skipped:
+            continue
+        start, due = record.values.get("start"), record.values.get("due")
+        completed = record.values.get("completed")
+        if start and due and start > due:
+            record.problems.append(
+                Problem(f"Start {start.isoformat()} is after Due {due.isoformat()}", "start")
+            )
+        if completed and completed > as_of:
+            record.problems.append(
+                Problem(f"Completed {completed.isoformat()} is in the future", "completed")
+            )
+
+
+def check_references(
+    records: Iterable[Record], key: str, label: str, known: Iterable[str] | None
+) -> None:
+    """A reference (a milestone's goal, a task's milestone) must name a known row."""
+    if known is None:
+        return
+    folded = {name.strip().lower() for name in known}
+    for record in records:
+        target = record.values.get(key)
+        if record.skipped or target is None:
+            continue
+        if target.strip().lower() not in folded:
+            record.problems.append(Problem(f"{label} '{target}' not found", key))
+
+
+def order_problems(record: Record, spec: TableSpec) -> None:
+    """Problems in the order of the columns they name, so Check reads left to right."""
+    rank = {fld.key: index for index, fld in enumerate(spec.fields)}
+    record.problems.sort(key=lambda p: rank.get(p.field or "", len(rank)))

@@ -1,0 +1,28 @@
+"""Sources: where milestone tables live. Each implements `base.Source`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from milestone_sheets.config import Config
+from milestone_sheets.errors import ConfigError
+from milestone_sheets.sources.base import Book, CellWrite, Source
+
+__all__ = ["Book", "CellWrite", "Source", "open_source"]
+
+
+def open_source(location: str | None, config: Config, *, backup: bool = False) -> Source:
+    """The source a location names: a workbook path (or, later, a Google Sheet).
+
+    A SOURCE given on the command line is relative to the current folder; the config's
+    [source] location is relative to the config file.
+    """
+    if location is None:
+        if not config.source.location:
+            raise ConfigError(
+                "no source given: pass SOURCE, or set [source] location in milestone-sheets.toml"
+            )
+        location = config.resolve(config.source.location)
+    from milestone_sheets.sources.excel import ExcelSource
+
+    return ExcelSource(Path(location).expanduser(), backup=backup)

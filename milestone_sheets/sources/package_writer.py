@@ -1,0 +1,199 @@
+"""The default workbook writer: edits the zip package in place, losing nothing.
+
+Every part the sync does not touch is copied as its raw compressed bytes. The touched
+worksheet is streamed through `sheetxml.rewrite_sheet`; workbook.xml gets its
+recalculate-on-open flag, so a user's formula over a computed column is fresh when Excel
+or LibreOffice opens the file; a table (ListObject) whose header row the new computed
+columns extend grows to cover them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+from milestone_sheets.model import column_index, column_letter
+from milestone_sheets.sources import sheetxml, zippkg
+from milestone_sheets.sources.excel import PackageMap, _rels_name, _targets
+
+_CALC_PR = re.compile(rb"<(\w+:)?calcPr\b([^>]*?)(/?)>")
+_TABLE_TYPE = re.compile(r"/table$")
+# Elements that come before <calcPr> in CT_Workbook, the last present one is our anchor.
+_BEFORE_CALC = (b"definedNames", b"externalReferences", b"functionGroups", b"sheets")
+
+
+def set_full_calc_on_load(workbook_xml: bytes) -> bytes:
+    """workbook.xml with <calcPr fullCalcOnLoad="1"/>, added or set."""
+    match = _CALC_PR.search(workbook_xml)
+    if match:
+        attrs = match.group(2)
+        if re.search(rb'\bfullCalcOnLoad="(1|true)"', attrs):
+            return workbook_xml
+        attrs = re.sub(rb'\s*\bfullCalcOnLoad="[^"]*"', b"", attrs)
+        tag = (
+            b"<"
+            + (match.group(1) or b"")
+            + b"calcPr"
+            + attrs
+            + b' fullCalcOnLoad="1"'
+            + match.group(3)
+            + b">"
+        )
+        return workbook_xml[: match.start()] + tag + workbook_xml[match.end() :]
+    prefix = re.search(rb"<(\w+:)?workbook\b", workbook_xml)
+    p = (prefix.group(1) or b"") if prefix else b""
+    for name in _BEFORE_CALC:
+        closing = workbook_xml.rfind(b"</" + p + name + b">")
+        if closing >= 0:
+            at = closing + len(b"</" + p + name + b">")
+            break
+        empty = re.search(rb"<" + re.escape(p + name) + rb"\b[^>]*/>", workbook_xml)
+        if empty:
+            at = empty.end()
+            break
+    else:
+        raise sheetxml.SheetXmlError("workbook.xml has no <sheets> element")
+    return workbook_xml[:at] + b"<" + p + b'calcPr fullCalcOnLoad="1"/>' + workbook_xml[at:]
+
+
+def _ref_bounds(ref: str) -> tuple[int, int, int, int]:
+    """A1:B2 -> (first row, first col, last row, last col), 1-based rows, 0-based cols."""
+    first, _, last = ref.partition(":")
+    last = last or first
+    a = re.fullmatch(r"\$?([A-Z]+)\$?(\d+)", first)
+    b = re.fullmatch(r"\$?([A-Z]+)\$?(\d+)", last)
+    if not a or not b:
+        raise sheetxml.SheetXmlError(f"unexpected range {ref}")
+    return int(a.group(2)), column_index(a.group(1)), int(b.group(2)), column_index(b.group(1))
+
+
+def extend_table(table_xml: bytes, header_row: int, new_columns: Mapping[int, str]) -> bytes | None:
+    """A table part widened to take in new header cells just right of it, or None if unaffected.
+
+    `new_columns` maps 0-based columns to the header text written there.
+    """
+    match = re.search(rb'<(\w+:)?table\b[^>]*?\bref="([^"]+)"', table_xml)
+    if not match:
+        return None
+    first_row, first_col, last_row, last_col = _ref_bounds(match.group(2).decode())
+    if first_row != header_row:
+        return None
+    added = []
+    col = last_col + 1
+    while col in new_columns:
+        added.append(new_columns[col])
+        col += 1
+    if not added:
+        return None
+    p = match.group(1) or b""
+    new_ref = (
+        f"{column_letter(first_col)}{first_row}:{column_letter(last_col + len(added))}{last_row}"
+    )
+    out = table_xml[: match.start(2)] + new_ref.encode() + table_xml[match.end(2) :]
+    # An autoFilter inside the table spans the same columns.
+    out = re.sub(
+        rb"(<" + re.escape(p) + rb'autoFilter\b[^>]*?\bref=")([^"]+)(")',
+        lambda m: m.group(1) + _widen(m.group(2).decode(), len(added)).encode() + m.group(3),
+        out,
+        count=1,
+    )
+    columns = re.search(
+        rb"<" + re.escape(p) + rb'tableColumns\b([^>]*?)\bcount="(\d+)"([^>]*)>', out
+    )
+    if not columns:
+        raise sheetxml.SheetXmlError("table part has no <tableColumns>")
+    ids = [
+        int(i) for i in re.findall(rb"<" + re.escape(p) + rb'tableColumn\b[^>]*?\bid="(\d+)"', out)
+    ]
+    next_id = max(ids, default=0) + 1
+    new_elements = b"".join(
+        b"<"
+        + p
+        + b'tableColumn id="'
+        + str(next_id + i).encode()
+        + b'" name='
+        + quoteattr(name).encode("utf-8")
+        + b"/>"
+        for i, name in enumerate(added)
+    )
+    count = int(columns.group(2)) + len(added)
+    out = out[: columns.start(2)] + str(count).encode() + out[columns.end(2) :]
+    closing = out.find(b"</" + p + b"tableColumns>")
+    return out[:closing] + new_elements + out[closing:]
+
+
+def _widen(ref: str, extra: int) -> str:
+    first_row, first_col, last_row, last_col = _ref_bounds(ref)
+    return f"{column_letter(first_col)}{first_row}:{column_letter(last_col + extra)}{last_row}"
+
+
+class PackageWriter:
+    """Writes computed cells by editing the workbook package; see the module docstring."""
+
+    compress_level = 6
+
+    def write(
+        self,
+        path: Path,
+        package: PackageMap,
+        edits: Mapping[str, Mapping[int, Mapping[int, sheetxml.CellEdit]]],
+        target: Path,
+    ) -> None:
+        with open(path, "rb") as source:
+            entries = {entry.name: entry for entry in zippkg.read_entries(source)[0]}
+            transforms: dict[str, zippkg.Transform] = {}
+            for title, sheet_edits in edits.items():
+                part = package.sheet_parts[title]
+                transforms[part] = _sheet_transform(sheet_edits)
+                transforms.update(self._table_transforms(source, entries, part, sheet_edits))
+            workbook = zippkg.read_part(source, entries[package.workbook_part])
+            calc = set_full_calc_on_load(workbook)
+            if calc != workbook:
+                transforms[package.workbook_part] = lambda _chunks: iter([calc])
+            with open(target, "wb") as out:
+                zippkg.rewrite(source, out, transforms, self.compress_level)
+                out.flush()
+                os.fsync(out.fileno())
+
+    def _table_transforms(
+        self,
+        source: object,
+        entries: Mapping[str, zippkg.Entry],
+        sheet_part: str,
+        sheet_edits: Mapping[int, Mapping[int, sheetxml.CellEdit]],
+    ) -> dict[str, zippkg.Transform]:
+        """Tables whose header row gains computed columns just right of them grow."""
+        rels = _rels_name(sheet_part)
+        if rels not in entries:
+            return {}
+        assert hasattr(source, "read")
+        targets = _targets(zippkg.read_part(source, entries[rels]), os.path.dirname(sheet_part))  # type: ignore[arg-type]
+        transforms: dict[str, zippkg.Transform] = {}
+        for rel_type, part in targets.values():
+            if not _TABLE_TYPE.search(rel_type) or part not in entries:
+                continue
+            table_xml = zippkg.read_part(source, entries[part])  # type: ignore[arg-type]
+            for row, cells in sheet_edits.items():
+                headers = {
+                    col: str(edit.value)
+                    for col, edit in cells.items()
+                    if edit.style_like is not None and isinstance(edit.value, str)
+                }
+                if not headers:
+                    continue
+                extended = extend_table(table_xml, row, headers)
+                if extended is not None:
+                    transforms[part] = lambda _chunks, data=extended: iter([data])
+        return transforms
+
+
+def _sheet_transform(
+    sheet_edits: Mapping[int, Mapping[int, sheetxml.CellEdit]],
+) -> zippkg.Transform:
+    def transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        return sheetxml.rewrite_sheet(chunks, sheet_edits)
+
+    return transform

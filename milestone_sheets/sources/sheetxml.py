@@ -1,0 +1,320 @@
+"""Streaming edits of a SpreadsheetML worksheet part, at the byte level.
+
+Rows that hold no change pass through as the very bytes they were; in a changed row only
+the changed cells are replaced or inserted, so every attribute, style index, formula and
+extension element the user's application wrote stays as it was. Memory stays flat: the
+part is processed one chunk of whole rows at a time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from xml.sax.saxutils import escape
+
+from milestone_sheets.model import column_index, column_letter
+
+CellValue = str | int | float | None
+
+
+class SheetXmlError(ValueError):
+    """The worksheet XML is not what a spreadsheet application writes."""
+
+
+@dataclass(frozen=True)
+class CellEdit:
+    """A new value for a cell (0-based column); `style_like` copies a neighbour's style."""
+
+    col: int
+    value: CellValue
+    style_like: int | None = None
+
+
+def _prefix(head: bytes) -> bytes:
+    """The namespace prefix of the worksheet element (`x:` in some writers' files)."""
+    match = re.search(rb"<(\w+:)?worksheet\b", head)
+    if not match:
+        raise SheetXmlError("no <worksheet> element")
+    return match.group(1) or b""
+
+
+class _Patterns:
+    def __init__(self, prefix: bytes):
+        p = re.escape(prefix)
+        self.row_start = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
+        self.row_end = b"</" + prefix + b"row>"
+        self.cell = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
+        self.formula = re.compile(rb"<" + p + rb"f[\s/>]")
+        self.value = re.compile(rb"<" + p + rb"v[\s/>]")
+        self.sheet_data_end = b"</" + prefix + b"sheetData>"
+        self.sheet_data = re.compile(rb"<" + p + rb"sheetData\b[^>]*?(/?)>")
+        self.dimension = re.compile(rb"(<" + p + rb"dimension\b[^>]*?\bref=\")([^\"]*)(\")")
+        self.prefix = prefix
+
+
+_ATTR_R = re.compile(rb'\br="([A-Z]+)?(\d+)?"')
+_ATTR_S = re.compile(rb'\bs="(\d+)"')
+_ATTR_SPANS = re.compile(rb'\bspans="(\d+):(\d+)"')
+
+
+class _SheetStream:
+    """Iterates a worksheet part as head, chunks of whole rows, and tail."""
+
+    def __init__(self, chunks: Iterable[bytes]):
+        self.chunks = iter(chunks)
+        self.buffer = b""
+        self.done = False
+
+    def _more(self) -> bool:
+        for chunk in self.chunks:
+            if chunk:
+                self.buffer += chunk
+                return True
+        return False
+
+    def head(self) -> tuple[bytes, _Patterns, bool]:
+        """Everything up to and including the <sheetData> start tag; True if it is empty."""
+        while True:
+            match = re.search(rb"<(\w+:)?sheetData\b[^>]*?(/?)>", self.buffer)
+            if match:
+                head = self.buffer[: match.end()]
+                self.buffer = self.buffer[match.end() :]
+                return head, _Patterns(_prefix(head)), bool(match.group(2))
+            if not self._more():
+                raise SheetXmlError("no <sheetData> element")
+
+    def rows(self, patterns: _Patterns) -> Iterator[bytes]:
+        """Chunks that each end on a row boundary; the last ends before </sheetData>."""
+        while True:
+            end = self.buffer.find(patterns.sheet_data_end)
+            if end >= 0:
+                yield self.buffer[:end]
+                self.buffer = self.buffer[end:]
+                return
+            cut = self.buffer.rfind(patterns.row_end)
+            if cut >= 0:
+                cut += len(patterns.row_end)
+                yield self.buffer[:cut]
+                self.buffer = self.buffer[cut:]
+            if not self._more():
+                raise SheetXmlError("worksheet ends inside <sheetData>")
+
+    def tail(self) -> Iterator[bytes]:
+        yield self.buffer
+        self.buffer = b""
+        yield from self.chunks
+
+
+@dataclass(frozen=True)
+class FormulaScan:
+    formula_cells: frozenset[tuple[int, int]]
+    uncached_cells: frozenset[tuple[int, int]]
+
+
+def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
+    """Which cells hold a formula, and which of them have no saved value (0-based)."""
+    stream = _SheetStream(chunks)
+    _, patterns, empty = stream.head()
+    formulas: set[tuple[int, int]] = set()
+    uncached: set[tuple[int, int]] = set()
+    if empty:
+        return FormulaScan(frozenset(), frozenset())
+    cell_start = b"<" + patterns.prefix + b"c"
+    cell_end = b"</" + patterns.prefix + b"c>"
+    for chunk in stream.rows(patterns):
+        for match in patterns.formula.finditer(chunk):
+            start = chunk.rfind(cell_start, 0, match.start())
+            while start >= 0 and chunk[start + len(cell_start)] not in b" \t\r\n>/":
+                start = chunk.rfind(cell_start, 0, start)
+            end = chunk.find(cell_end, match.start())
+            tag_end = chunk.find(b">", start)
+            ref = _ATTR_R.search(chunk, start, tag_end)
+            if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
+                position = _position_without_ref(chunk, match.start(), patterns)
+            else:
+                position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
+            formulas.add(position)
+            if not patterns.value.search(chunk, match.start(), end):
+                uncached.add(position)
+    return FormulaScan(frozenset(formulas), frozenset(uncached))
+
+
+def _position_without_ref(chunk: bytes, at: int, patterns: _Patterns) -> tuple[int, int]:
+    """The cell position of a formula in a row whose cells carry no `r` attribute."""
+    row_number = 0
+    row_start = 0
+    for match in patterns.row_start.finditer(chunk, 0, at):
+        ref = _ATTR_R.search(match.group(1))
+        row_number = int(ref.group(2)) if ref and ref.group(2) else row_number + 1
+        row_start = match.end()
+    col = -1
+    for match in patterns.cell.finditer(chunk, row_start, at + 1):
+        ref = _ATTR_R.search(match.group(1))
+        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
+    return row_number - 1, max(col, 0)
+
+
+def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
+    """One <c> element for a computed value: numbers as numbers, text as an inline string."""
+    style_attr = b' s="' + style + b'"' if style is not None else b""
+    c = prefix + b"c"
+    head = b"<" + c + b' r="' + ref.encode() + b'"' + style_attr
+    if value is None:
+        return head + b"/>" if style is not None else b""
+    if isinstance(value, bool):
+        raise TypeError("computed cells hold no booleans")
+    if isinstance(value, (int, float)):
+        number = str(value) if isinstance(value, int) else repr(value)
+        return head + b"><" + prefix + b"v>" + number.encode() + b"</" + prefix + b"v></" + c + b">"
+    text = escape(str(value)).replace("\r", "&#13;")
+    space = ' xml:space="preserve"' if text != text.strip() else ""
+    return (
+        head + b' t="inlineStr"><' + prefix + b"is><" + prefix + b"t" + space.encode() + b">"
+        + text.encode("utf-8") + b"</" + prefix + b"t></" + prefix + b"is></" + c + b">"
+    )  # fmt: skip
+
+
+class FormulaCellError(SheetXmlError):
+    """A write aimed at a cell holding a formula; the caller should never ask for it."""
+
+
+def _edit_row(
+    row_xml: bytes, row_number: int, edits: Mapping[int, CellEdit], patterns: _Patterns
+) -> bytes:
+    """Replace or insert the edited cells of one <row> element."""
+    start_tag = patterns.row_start.match(row_xml)
+    assert start_tag is not None
+    if start_tag.group(2):  # <row .../>: open it up
+        open_tag = row_xml[: start_tag.end() - 2].rstrip() + b">"
+        body, closing = b"", patterns.row_end
+    else:
+        open_tag = row_xml[: start_tag.end()]
+        body = row_xml[start_tag.end() : len(row_xml) - len(patterns.row_end)]
+        closing = patterns.row_end
+    cells: list[tuple[int, int, int, bytes | None]] = []  # col, start, end, style
+    col = -1
+    for match in patterns.cell.finditer(body):
+        ref = _ATTR_R.search(match.group(1))
+        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
+        style = _ATTR_S.search(match.group(1))
+        cells.append((col, match.start(), match.end(), style.group(1) if style else None))
+    by_col = {cell[0]: cell for cell in cells}
+    pieces: list[tuple[int, int, bytes]] = []  # (start, end, replacement) over body
+    for edit in sorted(edits.values(), key=lambda e: e.col):
+        ref = f"{column_letter(edit.col)}{row_number}"
+        existing = by_col.get(edit.col)
+        if existing is not None:
+            col_, start, end, style = existing
+            if patterns.formula.search(body, start, end):
+                raise FormulaCellError(f"{ref} holds a formula")
+            pieces.append((start, end, cell_xml(patterns.prefix, ref, edit.value, style)))
+            continue
+        if edit.value is None:
+            continue
+        style = by_col[edit.style_like][3] if edit.style_like in by_col else None
+        before = [cell for cell in cells if cell[0] < edit.col]
+        at = before[-1][2] if before else (cells[0][1] if cells else len(body))
+        pieces.append((at, at, cell_xml(patterns.prefix, ref, edit.value, style)))
+    pieces.sort(key=lambda piece: (piece[0], piece[1]))
+    out = []
+    last = 0
+    for start, end, replacement in pieces:
+        out.append(body[last:start])
+        out.append(replacement)
+        last = end
+    out.append(body[last:])
+    spans = _ATTR_SPANS.search(open_tag)
+    if spans:
+        low, high = int(spans.group(1)), int(spans.group(2))
+        new_high = max([high] + [e.col + 1 for e in edits.values() if e.value is not None])
+        if new_high != high:
+            open_tag = (
+                open_tag[: spans.start()]
+                + f'spans="{low}:{new_high}"'.encode()
+                + open_tag[spans.end() :]
+            )
+    return open_tag + b"".join(out) + closing
+
+
+def _new_row(row_number: int, edits: Mapping[int, CellEdit], patterns: _Patterns) -> bytes:
+    cells = b"".join(
+        cell_xml(patterns.prefix, f"{column_letter(e.col)}{row_number}", e.value, None)
+        for e in sorted(edits.values(), key=lambda e: e.col)
+    )
+    if not cells:
+        return b""
+    row = patterns.prefix + b"row"
+    return b"<" + row + b' r="' + str(row_number).encode() + b'">' + cells + b"</" + row + b">"
+
+
+def _extend_dimension(head: bytes, patterns: _Patterns, max_row: int, max_col: int) -> bytes:
+    match = patterns.dimension.search(head)
+    if not match:
+        return head
+    ref = match.group(2).decode()
+    first, _, last = ref.partition(":")
+    last = last or first
+    parts = re.match(r"([A-Z]+)(\d+)", last)
+    if not parts:
+        return head
+    end_col = max(column_index(parts.group(1)), max_col)
+    end_row = max(int(parts.group(2)), max_row)
+    new_ref = f"{first}:{column_letter(end_col)}{end_row}"
+    if new_ref == ref:
+        return head
+    return head[: match.start(2)] + new_ref.encode() + head[match.end(2) :]
+
+
+def rewrite_sheet(
+    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, CellEdit]]
+) -> Iterator[bytes]:
+    """Apply cell edits keyed by 1-based row number, streaming the part through."""
+    stream = _SheetStream(chunks)
+    head, patterns, empty = stream.head()
+    written = [
+        (row, e.col) for row, cols in edits.items() for e in cols.values() if e.value is not None
+    ]
+    if written:
+        head = _extend_dimension(
+            head, patterns, max(r for r, _ in written), max(c for _, c in written)
+        )
+    pending = sorted(edits)
+    if empty:
+        tag = re.search(rb"<(\w+:)?sheetData\b[^>]*?/>$", head)
+        assert tag is not None
+        rows = b"".join(_new_row(r, edits[r], patterns) for r in pending)
+        sheet_data = patterns.prefix + b"sheetData"
+        yield head[: tag.start()] + b"<" + sheet_data + b">" + rows + b"</" + sheet_data + b">"
+        yield from stream.tail()
+        return
+    yield head
+    next_index = 0
+    row_number = 0
+    for chunk in stream.rows(patterns):
+        out = []
+        last = 0
+        for match in patterns.row_start.finditer(chunk):
+            ref = _ATTR_R.search(match.group(1))
+            row_number = int(ref.group(2)) if ref and ref.group(2) else row_number + 1
+            while next_index < len(pending) and pending[next_index] < row_number:
+                out.append(chunk[last : match.start()])
+                last = match.start()
+                out.append(_new_row(pending[next_index], edits[pending[next_index]], patterns))
+                next_index += 1
+            if next_index < len(pending) and pending[next_index] == row_number:
+                end = match.end() if match.group(2) else chunk.find(patterns.row_end, match.end())
+                if end < 0:
+                    raise SheetXmlError(f"row {row_number} is not closed")
+                if not match.group(2):
+                    end += len(patterns.row_end)
+                out.append(chunk[last : match.start()])
+                out.append(
+                    _edit_row(chunk[match.start() : end], row_number, edits[row_number], patterns)
+                )
+                last = end
+                next_index += 1
+        out.append(chunk[last:])
+        yield b"".join(out)
+    yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:])
+    yield from stream.tail()

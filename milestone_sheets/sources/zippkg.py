@@ -1,0 +1,200 @@
+"""Rewrite a zip package part by part: untouched parts are copied as their raw bytes.
+
+The standard library's zipfile can only add parts by compressing them again, which is
+slow for large sheets and changes bytes we promised to keep. This module reads the central
+directory itself, copies each untouched entry's local record verbatim (header, compressed
+data and any data descriptor), and deflates only the parts it is asked to replace.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+_EOCD = struct.Struct("<4sHHHHIIH")
+_CDH = struct.Struct("<4sHHHHHHIIIHHHHHII")
+_LFH = struct.Struct("<4sHHHHHIIIHH")
+_EOCD_SIG = b"PK\x05\x06"
+_CDH_SIG = b"PK\x01\x02"
+_LFH_SIG = b"PK\x03\x04"
+_DATA_DESCRIPTOR_FLAG = 0x08
+_CHUNK = 1 << 20
+
+
+class PackageError(ValueError):
+    """The file is not a zip package this module can rewrite."""
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    central: bytes  # the raw central directory record
+    offset: int  # of the local header
+    span_end: int  # end of the local record (next record or central directory)
+    flags: int
+    method: int
+    dos_time: int
+    dos_date: int
+    compressed_size: int
+
+
+def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
+    """The entries of a zip file in central-directory order, and the archive comment."""
+    stream.seek(0, 2)
+    size = stream.tell()
+    tail_len = min(size, 65536 + _EOCD.size)
+    stream.seek(size - tail_len)
+    tail = stream.read(tail_len)
+    at = tail.rfind(_EOCD_SIG)
+    if at < 0:
+        raise PackageError("no zip end record")
+    (_, disk, cd_disk, _, count, cd_size, cd_offset, comment_len) = _EOCD.unpack_from(tail, at)
+    if disk or cd_disk or cd_offset == 0xFFFFFFFF or count == 0xFFFF:
+        raise PackageError("multi-disk and ZIP64 packages are not supported")
+    comment = tail[at + _EOCD.size : at + _EOCD.size + comment_len]
+    stream.seek(cd_offset)
+    directory = stream.read(cd_size)
+    raw = []
+    pos = 0
+    for _ in range(count):
+        fields = _CDH.unpack_from(directory, pos)
+        if fields[0] != _CDH_SIG:
+            raise PackageError("damaged central directory")
+        (_, _, _, flags, method, dos_time, dos_date, _, csize, usize,
+         name_len, extra_len, comment_len2, _, _, _, offset) = fields  # fmt: skip
+        if 0xFFFFFFFF in (csize, usize, offset):
+            raise PackageError("ZIP64 entries are not supported")
+        end = pos + _CDH.size + name_len + extra_len + comment_len2
+        record = directory[pos:end]
+        name_bytes = directory[pos + _CDH.size : pos + _CDH.size + name_len]
+        name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437")
+        raw.append((name, record, offset, flags, method, dos_time, dos_date, csize))
+        pos = end
+    offsets = sorted(item[2] for item in raw) + [cd_offset]
+    next_offset = {offsets[i]: offsets[i + 1] for i in range(len(offsets) - 1)}
+    entries = [
+        Entry(name, record, offset, next_offset[offset], flags, method, dos_time, dos_date, csize)
+        for name, record, offset, flags, method, dos_time, dos_date, csize in raw
+    ]
+    return entries, comment
+
+
+Transform = Callable[[Iterator[bytes]], Iterator[bytes]]
+
+
+def _inflate(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
+    """The uncompressed content of an entry, in chunks."""
+    stream.seek(entry.offset)
+    header = _LFH.unpack(stream.read(_LFH.size))
+    stream.seek(entry.offset + _LFH.size + header[9] + header[10])
+    remaining = entry.compressed_size
+    inflater = zlib.decompressobj(-15) if entry.method == 8 else None
+    if entry.method not in (0, 8):
+        raise PackageError(f"{entry.name}: compression method {entry.method} is not supported")
+    while remaining:
+        chunk = stream.read(min(_CHUNK, remaining))
+        if not chunk:
+            raise PackageError(f"{entry.name}: truncated")
+        remaining -= len(chunk)
+        yield inflater.decompress(chunk) if inflater else chunk
+    if inflater:
+        yield inflater.flush()
+
+
+def read_part(stream: BinaryIO, entry: Entry) -> bytes:
+    """A whole (small) part's content."""
+    return b"".join(_inflate(stream, entry))
+
+
+def iter_part(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
+    """A part's content in chunks, for large parts."""
+    return _inflate(stream, entry)
+
+
+def rewrite(
+    source: BinaryIO,
+    target: BinaryIO,
+    transforms: dict[str, Transform],
+    level: int = 6,
+) -> None:
+    """Copy a package to `target`, passing the named parts through their transform."""
+    entries, comment = read_entries(source)
+    directory = []
+    for entry in entries:
+        offset = target.tell()
+        transform = transforms.get(entry.name)
+        if transform is None:
+            source.seek(entry.offset)
+            remaining = entry.span_end - entry.offset
+            while remaining:
+                chunk = source.read(min(_CHUNK, remaining))
+                if not chunk:
+                    raise PackageError(f"{entry.name}: truncated")
+                target.write(chunk)
+                remaining -= len(chunk)
+            directory.append(entry.central[:42] + struct.pack("<I", offset) + entry.central[46:])
+            continue
+        directory.append(_write_deflated(source, target, entry, transform, offset, level))
+    cd_offset = target.tell()
+    for record in directory:
+        target.write(record)
+    cd_size = target.tell() - cd_offset
+    count = len(directory)
+    target.write(_EOCD.pack(_EOCD_SIG, 0, 0, count, count, cd_size, cd_offset, len(comment)))
+    target.write(comment)
+
+
+def _write_deflated(
+    source: BinaryIO, target: BinaryIO, entry: Entry, transform: Transform, offset: int, level: int
+) -> bytes:
+    """Write one transformed part; return its new central directory record."""
+    name = entry.name.encode("utf-8")
+    flags = (entry.flags & ~_DATA_DESCRIPTOR_FLAG & ~0x06) | 0x800
+    target.write(
+        _LFH.pack(_LFH_SIG, 20, flags, 8, entry.dos_time, entry.dos_date, 0, 0, 0, len(name), 0)
+    )
+    target.write(name)
+    data_start = target.tell()
+    deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
+    crc = 0
+    size = 0
+    for chunk in transform(iter_part(source, entry)):
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        target.write(deflater.compress(chunk))
+    target.write(deflater.flush())
+    end = target.tell()
+    compressed = end - data_start
+    if max(size, compressed, offset) >= 0xFFFFFFFF:
+        raise PackageError(f"{entry.name}: too large for a zip without ZIP64")
+    target.seek(offset + 14)
+    target.write(struct.pack("<III", crc, compressed, size))
+    target.seek(end)
+    central = _CDH.unpack_from(entry.central, 0)
+    extra_comment = entry.central[_CDH.size + central[10] :]  # extra field and comment
+    return (
+        _CDH.pack(
+            _CDH_SIG,
+            central[1],
+            20,
+            flags,
+            8,
+            entry.dos_time,
+            entry.dos_date,
+            crc,
+            compressed,
+            size,
+            len(name),
+            central[11],
+            central[12],
+            0,
+            central[14],
+            central[15],
+            offset,
+        )  # fmt: skip
+        + name
+        + extra_comment
+    )

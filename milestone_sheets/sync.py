@@ -1,0 +1,42 @@
+"""The sync: read a source, evaluate it, write the computed cells that changed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from milestone_sheets.errors import SheetChangedError
+from milestone_sheets.evaluate import Evaluation, Settings, evaluate
+from milestone_sheets.sources.base import Source
+
+
+@dataclass
+class SyncResult:
+    evaluation: Evaluation
+    written: bool
+    attempts: int
+
+
+def read_and_evaluate(source: Source, settings: Settings, as_of: date) -> Evaluation:
+    """Evaluate a source without writing anything (validate, status, review)."""
+    return evaluate(source.read(), settings, as_of)
+
+
+def sync(source: Source, settings: Settings, as_of: date, *, dry_run: bool = False) -> SyncResult:
+    """Write what changed; if the source changes under us, read again, up to its limit."""
+    attempts = getattr(source, "max_attempts", 2)
+    for attempt in range(1, attempts + 1):
+        book = source.read()
+        evaluation = evaluate(book, settings, as_of)
+        if dry_run or not evaluation.writes:
+            return SyncResult(evaluation, False, attempt)
+        try:
+            source.write(book, evaluation.writes)
+        except SheetChangedError as err:
+            if attempt == attempts:
+                raise SheetChangedError(
+                    f"{err}; gave up after {attempts} tries. Nothing was written."
+                ) from None
+            continue
+        return SyncResult(evaluation, True, attempt)
+    raise AssertionError("unreachable")

@@ -1,0 +1,252 @@
+"""Parsing of cell values, per the spec's Values section. Pure functions, no I/O.
+
+Each parser takes the raw cell value (as a source delivers it: str, int, float, bool,
+date or datetime) and the field's label, and returns the parsed value or raises
+`ValueProblem` with the message the Check column shows.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+NOT_GIVEN_TOKENS = frozenset({"", "-", "n/a", "na", "tbd", "?"})
+SPREADSHEET_EPOCH = date(1899, 12, 30)  # serial day 0 in Excel (1900 system) and Sheets
+MAX_SERIAL = 2958465  # 9999-12-31
+
+
+class ValueProblem(ValueError):
+    """A cell value that does not parse; its text is the Check message."""
+
+
+def is_not_given(value: Any) -> bool:
+    """True for blank cells and the spec's "not given" tokens."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return value.strip().lower() in NOT_GIVEN_TOKENS
+    return False
+
+
+def format_number(value: float | int | Decimal) -> str:
+    """A number as a person would write it: 500, 12.5, -1234.75."""
+    if isinstance(value, bool):
+        return str(value).upper()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, Decimal):
+        text = format(value.normalize(), "f")
+        return text
+    return str(value)
+
+
+def as_sheet_text(value: Any) -> str:
+    """The value as it reads in the sheet, for messages."""
+    if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
+        return format_number(value)
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value).strip()
+
+
+def parse_text(value: Any) -> str | None:
+    """Text fields: trimmed text; numbers as written (7, not 7.0)."""
+    if is_not_given(value):
+        return None
+    return as_sheet_text(value)
+
+
+_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$")
+_SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$")
+
+
+def parse_date(value: Any, label: str, date_order: str = "DMY") -> date | None:
+    """Dates: date cells, serial numbers, ISO text, and DD/MM/YYYY or MM/DD/YYYY text."""
+    if is_not_given(value):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if 1 <= value <= MAX_SERIAL:
+            return SPREADSHEET_EPOCH + timedelta(days=int(value))
+        raise ValueProblem(f"{label} {format_number(value)} is not a date")
+    text = str(value).strip()
+    try:
+        match = _ISO.match(text)
+        if match:
+            year, month, day = (int(part) for part in match.groups())
+            return date(year, month, day)
+        match = _SLASHED.match(text)
+        if match:
+            first, second, year = (int(part) for part in match.groups())
+            day, month = (first, second) if date_order == "DMY" else (second, first)
+            return date(year, month, day)
+    except ValueError:
+        pass  # a well-formed but impossible date, such as 31/02/2026
+    raise ValueProblem(f"{label} '{text}' is not a date")
+
+
+_CURRENCY_SIGNS = "$€£¥₹₽₩"
+_MONEY = re.compile(
+    r"^(?P<number>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)\s*(?P<suffix>[km])?$",
+    re.IGNORECASE,
+)
+_CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
+_SUFFIX_FACTOR = {"k": Decimal(1000), "m": Decimal(1_000_000)}
+
+
+def _strip_currency(text: str) -> str:
+    """Remove one currency sign or ISO code at the start or end."""
+    text = text.strip()
+    if text and text[0] in _CURRENCY_SIGNS:
+        return text[1:].strip()
+    if text and text[-1] in _CURRENCY_SIGNS:
+        return text[:-1].strip()
+    head, _, rest = text.partition(" ")
+    if rest and _CURRENCY_CODE.match(head):
+        return rest.strip()
+    rest, _, tail = text.rpartition(" ")
+    if rest and _CURRENCY_CODE.match(tail):
+        return rest.strip()
+    if len(text) > 3 and _CURRENCY_CODE.match(text[:3]) and not text[:3].isdigit():
+        candidate = text[3:].strip()
+        if candidate[:1].isdigit() or candidate[:1] in "-.(":
+            return candidate
+    return text
+
+
+def _parse_amount_text(text: str) -> Decimal | None:
+    """The signed amount in a money string, or None when it is not one."""
+    body = text.strip()
+    negative = False
+    if body.startswith("(") and body.endswith(")"):
+        negative, body = True, body[1:-1].strip()
+    if body.startswith("-"):
+        negative, body = True, body[1:].strip()
+    body = _strip_currency(body)
+    if body.startswith("-"):
+        negative, body = True, body[1:].strip()
+    match = _MONEY.match(body)
+    if not match:
+        return None
+    amount = Decimal(match["number"].replace(",", ""))
+    if match["suffix"]:
+        amount *= _SUFFIX_FACTOR[match["suffix"].lower()]
+    return -amount if negative else amount
+
+
+def parse_money(value: Any, label: str) -> float | None:
+    """Money: non-negative numbers, or text such as `$12,500`, `12.5k`, `EUR 3M`."""
+    if is_not_given(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not an amount")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueProblem(f"{label} {format_number(value)} is negative")
+        return float(value)
+    text = str(value).strip()
+    amount = _parse_amount_text(text)
+    if amount is None:
+        raise ValueProblem(f"{label} '{text}' is not an amount")
+    if amount < 0:
+        raise ValueProblem(f"{label} {text} is negative")
+    return float(amount)
+
+
+def parse_number(value: Any, label: str) -> float | None:
+    """Plain numbers (metric target and result); may be negative."""
+    if is_not_given(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a number")
+    if isinstance(value, (int, float)):
+        return float(value)
+    text = str(value).strip()
+    amount = _parse_amount_text(text)
+    if amount is None:
+        raise ValueProblem(f"{label} '{text}' is not a number")
+    return float(amount)
+
+
+_PERCENT = re.compile(r"^(-?\d+(?:\.\d+)?|-?\.\d+)\s*%$")
+_NUMBER = re.compile(r"^-?\d+(?:\.\d+)?$|^-?\.\d+$")
+
+
+def parse_fraction(value: Any, label: str) -> float | None:
+    """Progress: 0..1 as given, `45%`, or a number in (1, 100] read as a percent."""
+    if is_not_given(value):
+        return None
+    if isinstance(value, bool):
+        raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a percentage")
+    if isinstance(value, (int, float)):
+        number, shown = float(value), format_number(value)
+    else:
+        text = str(value).strip()
+        match = _PERCENT.match(text)
+        if match:
+            percent = float(match.group(1))
+            if not 0 <= percent <= 100:
+                raise ValueProblem(f"{label} {text} is outside 0..100%")
+            return percent / 100
+        if not _NUMBER.match(text):
+            raise ValueProblem(f"{label} '{text}' is not a percentage")
+        number, shown = float(text), text
+    if 0 <= number <= 1:
+        return number
+    if 1 < number <= 100:
+        return number / 100
+    raise ValueProblem(f"{label} {shown} is outside 0..100%")
+
+
+_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[^@\s,;<>\".]+(?:\.[^@\s,;<>\".]+)+$")
+
+
+def parse_email(value: Any, label: str) -> str | None:
+    """One address, local@domain.tld; refuses anything that could smuggle a header."""
+    if is_not_given(value):
+        return None
+    raw = str(value)
+    text = raw.strip()
+    if "\n" in raw or "\r" in raw or not _EMAIL.match(text):
+        shown = text.replace("\r", " ").replace("\n", " ")
+        raise ValueProblem(f"{label} '{shown}' is not an email address")
+    return text
+
+
+def round_half_away(value: Decimal | float, places: int) -> float:
+    """Round half away from zero, as the spec asks, exactly on the decimal value."""
+    exact = value if isinstance(value, Decimal) else Decimal(repr(value))
+    quantum = Decimal(1).scaleb(-places)
+    return float(exact.quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+def to_decimal(value: float) -> Decimal:
+    """The decimal a person typed, not the binary float's expansion."""
+    return Decimal(repr(value))
+
+
+_DONE_TRUE = frozenset({"true", "yes", "y", "x", "done", "1"})
+_DONE_FALSE = frozenset({"false", "no", "n", "0"})
+
+
+def parse_done(value: Any, label: str, date_order: str = "DMY") -> bool | date | None:
+    """A task's Done: TRUE/FALSE, yes/no, x, or the completion date (which means done)."""
+    if is_not_given(value):
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _DONE_TRUE | _DONE_FALSE:
+        return value.strip().lower() in _DONE_TRUE
+    try:
+        return parse_date(value, label, date_order)
+    except ValueProblem:
+        raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not yes, no or a date") from None

@@ -1,0 +1,102 @@
+"""What `status` prints: rows as dicts, then a table, CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from milestone_sheets.engine import Computed
+from milestone_sheets.evaluate import TableResult
+from milestone_sheets.model import Record
+
+STATUS_KEYS = (
+    "id", "row", "name", "owner", "email", "due", "status", "days_late",
+    "budget_variance", "budget_variance_pct", "expected_progress_pct", "check",
+)  # fmt: skip
+
+
+def _due_value(record: Record) -> Any:
+    due = record.values.get("due")
+    return due.isoformat() if isinstance(due, date) else None
+
+
+def status_row(record: Record, computed: Computed) -> dict[str, Any]:
+    """One milestone as the json format has it: dates in ISO form, blanks as null."""
+    return {
+        "id": record.values.get("id"),
+        "row": record.row,
+        "name": record.values.get("name"),
+        "owner": record.values.get("owner"),
+        "email": record.values.get("email"),
+        "due": _due_value(record),
+        "status": computed.status,
+        "days_late": computed.days_late,
+        "budget_variance": computed.budget_variance,
+        "budget_variance_pct": computed.budget_variance_pct,
+        "expected_progress_pct": computed.expected_progress_pct,
+        "check": computed.check,
+    }
+
+
+def status_rows(
+    table: TableResult, owner: str | None = None, statuses: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """Every milestone row (invalid ones included, skipped ones not), filtered."""
+    wanted_owner = owner.strip().lower() if owner else None
+    wanted_status = {s.strip().lower() for s in statuses}
+    rows = []
+    for record, computed in table.rows():
+        row = status_row(record, computed)
+        if wanted_owner and (row["owner"] or "").strip().lower() != wanted_owner:
+            continue
+        if wanted_status and (row["status"] or "").lower() not in wanted_status:
+            continue
+        rows.append(row)
+    return rows
+
+
+def to_json(rows: Any) -> str:
+    return json.dumps(rows, indent=2, ensure_ascii=False)
+
+
+def to_csv(rows: Iterable[dict[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=STATUS_KEYS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+    return buffer.getvalue()
+
+
+_TABLE_COLUMNS = (
+    ("row", "Row", 4), ("id", "ID", 6), ("name", "Milestone", 30), ("owner", "Owner", 16),
+    ("due", "Due", 10), ("status", "Status", 11), ("days_late", "Late", 5),
+    ("budget_variance", "Variance", 10), ("check", "Check", 40),
+)  # fmt: skip
+
+
+def _cell(value: Any, width: int) -> str:
+    text = "" if value is None else str(value)
+    if isinstance(value, float):
+        text = f"{value:,.2f}" if not value.is_integer() else f"{value:,.0f}"
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def to_table(rows: Sequence[dict[str, Any]]) -> str:
+    """A fixed-width table for a terminal."""
+    lines = ["  ".join(title.ljust(width) for _, title, width in _TABLE_COLUMNS).rstrip()]
+    for row in rows:
+        cells = [_cell(row[key], width).ljust(width) for key, _, width in _TABLE_COLUMNS]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def summary_line(counts: dict[str, int]) -> str:
+    """`12 milestones: 3 On track, 1 Overdue, ...`"""
+    total = sum(counts.values())
+    parts = ", ".join(f"{count} {status}" for status, count in counts.items())
+    return f"{total} milestone{'s' if total != 1 else ''}: {parts}" if total else "no milestones"
