@@ -93,7 +93,7 @@ class _Table:
         self.name = name
 
     def _key(self, key: str) -> str:
-        return f"{self.name}.{key}"
+        return f"{self.name}.{key}" if self.name else key
 
     def take(self, key: str, kinds: type | tuple[type, ...], default: Any = None) -> Any:
         if key not in self.data:
@@ -132,6 +132,7 @@ class _Table:
 
 def _kind_name(kinds: type | tuple[type, ...]) -> str:
     names = {
+        dict: "a table",
         str: "a string",
         int: "an integer",
         float: "a number",
@@ -161,7 +162,7 @@ def _path(base: Path, value: str | None) -> Path | None:
 
 def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None) -> Config:
     """Validate a parsed TOML document into a Config."""
-    top = _Table(data, "config")
+    top = _Table(data, "")
     source = _source(top.take("source", dict, {}), "source")
     sources_data = top.take("sources", list, [])
     sources = tuple(_source(item, f"sources[{index}]") for index, item in enumerate(sources_data))

@@ -78,7 +78,7 @@ def parse_date(value: Any, label: str, date_order: str = "DMY") -> date | None:
         if 1 <= value <= MAX_SERIAL:
             return SPREADSHEET_EPOCH + timedelta(days=int(value))
         raise ValueProblem(f"{label} {format_number(value)} is not a date")
-    text = str(value).strip()
+    text = as_sheet_text(value)
     try:
         match = _ISO.match(text)
         if match:

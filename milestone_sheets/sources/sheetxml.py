@@ -135,9 +135,22 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             else:
                 position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
             formulas.add(position)
-            if not patterns.value.search(chunk, match.start(), end):
+            if not _has_saved_value(chunk, start, tag_end, match.start(), end, patterns):
                 uncached.add(position)
     return FormulaScan(frozenset(formulas), frozenset(uncached))
+
+
+def _has_saved_value(
+    chunk: bytes, start: int, tag_end: int, f_at: int, end: int, patterns: _Patterns
+) -> bool:
+    """A formula's saved result: a non-empty <v>, or an empty one on a string cell."""
+    value = patterns.value.search(chunk, f_at, end)
+    if not value:
+        return False
+    content_at = chunk.find(b">", value.start()) + 1
+    if chunk[content_at - 2 : content_at] != b"/>" and chunk[content_at : content_at + 1] != b"<":
+        return True
+    return b't="str"' in chunk[start:tag_end]
 
 
 def _position_without_ref(chunk: bytes, at: int, patterns: _Patterns) -> tuple[int, int]:
