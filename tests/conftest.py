@@ -48,7 +48,9 @@ def write_xlsx(path: Path, sheets: dict[str, list[list[Any]]], *, title_rows: in
                     else:
                         sheet.write_formula(r, c, value.text, None, value.cached)
                 elif isinstance(value, (date, datetime)):
-                    sheet.write_datetime(r, c, datetime(value.year, value.month, value.day), date_format)
+                    sheet.write_datetime(
+                        r, c, datetime(value.year, value.month, value.day), date_format
+                    )
                 elif r == title_rows:
                     sheet.write(r, c, value, bold)
                 else:

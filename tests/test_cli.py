@@ -32,7 +32,10 @@ def test_every_command_is_documented_in_the_readme():
 
 
 def test_version_and_group_help(runner):
-    assert runner.invoke(main, ["--version"]).output.strip() == f"milestone-sheets, version {__version__}"
+    assert (
+        runner.invoke(main, ["--version"]).output.strip()
+        == f"milestone-sheets, version {__version__}"
+    )
     result = runner.invoke(main, ["--help"])
     assert result.exit_code == 0 and "--config FILE" in result.output
 
@@ -52,7 +55,9 @@ def test_init_makes_a_starter_workbook_and_config(runner, tmp_path):
     assert wb.sheetnames == ["Milestones", "Goals", "Tasks"]
     ws = wb["Milestones"]
     assert ws.freeze_panes == "A3"
-    assert [v.formula1 for v in ws.data_validations.dataValidation] == ['"Marketing & Sales,Product,Other"']
+    assert [v.formula1 for v in ws.data_validations.dataValidation] == [
+        '"Marketing & Sales,Product,Other"'
+    ]
     rules = [rule for cf in ws.conditional_formatting for rule in cf.rules]
     assert {rule.formula[0] for rule in rules} >= {'"Overdue"', '"At risk"', '"Done"'}
     assert 10 <= ws.max_row - 2 <= 15
@@ -69,7 +74,9 @@ def test_demo_shows_every_status_and_two_problems(runner, tmp_path):
     assert "Milestones!I12: Due 'next friday' is not a date" in result.output
     assert "Milestones!C13: Owner is missing" in result.output
     assert str((folder / "milestones.xlsx").resolve()) in result.output
-    status = runner.invoke(main, ["--config", str(folder / "milestone-sheets.toml"), "status", "--format", "json"])
+    status = runner.invoke(
+        main, ["--config", str(folder / "milestone-sheets.toml"), "status", "--format", "json"]
+    )
     rows = json.loads(status.stdout)
     assert len(rows) == 12
 
@@ -77,16 +84,22 @@ def test_demo_shows_every_status_and_two_problems(runner, tmp_path):
 def test_status_filters(runner, tmp_path):
     runner.invoke(main, ["demo", str(tmp_path)])
     config = str(tmp_path / "milestone-sheets.toml")
-    result = runner.invoke(main, ["--config", config, "status", "--format", "json", "--status", "overdue"])
+    result = runner.invoke(
+        main, ["--config", config, "status", "--format", "json", "--status", "overdue"]
+    )
     assert [r["status"] for r in json.loads(result.stdout)] == ["Overdue"]
-    result = runner.invoke(main, ["--config", config, "status", "--format", "json", "--owner", "ben okafor"])
+    result = runner.invoke(
+        main, ["--config", config, "status", "--format", "json", "--owner", "ben okafor"]
+    )
     assert {r["owner"] for r in json.loads(result.stdout)} == {"Ben Okafor"}
 
 
 def test_the_installed_console_script_runs_as_a_real_process(tmp_path):
     script = shutil.which("milestone-sheets", path=str(Path(sys.executable).parent))
     assert script, "the console script is installed with the package"
-    done = subprocess.run([script, "demo", str(tmp_path / "d")], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [script, "demo", str(tmp_path / "d")], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert "12 milestones: " in done.stdout
     status = subprocess.run(
@@ -97,5 +110,7 @@ def test_the_installed_console_script_runs_as_a_real_process(tmp_path):
     assert status.returncode == 1  # the demo's two data problems
     assert "Milestones!I12: Due 'next friday' is not a date" in status.stderr
     assert len(json.loads(status.stdout)) == 12
-    help_run = subprocess.run([script, "sync", "--help"], capture_output=True, text=True, timeout=60)
+    help_run = subprocess.run(
+        [script, "sync", "--help"], capture_output=True, text=True, timeout=60
+    )
     assert help_run.returncode == 0 and "--dry-run" in help_run.stdout

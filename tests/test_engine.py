@@ -138,7 +138,11 @@ def test_budget_variance(budget, actual, variance, pct):
 def test_budget_variance_filled_for_done_milestones():
     values = milestone(completed=d("2026-06-01"), budget=100, actual=120)
     result = compute_milestone(values, T, SETTINGS)
-    assert (result.status, result.budget_variance, result.budget_variance_pct) == ("Done", 20.0, 20.0)
+    assert (result.status, result.budget_variance, result.budget_variance_pct) == (
+        "Done",
+        20.0,
+        20.0,
+    )
 
 
 def test_task_progress_used_only_where_progress_is_blank():

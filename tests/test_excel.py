@@ -21,7 +21,14 @@ from milestone_sheets.sources.excel import ExcelSource
 from milestone_sheets.sync import sync
 
 AS_OF = "2026-06-15"
-COMPUTED = ["Status", "Days late", "Budget variance", "Budget variance %", "Expected progress %", "Check"]
+COMPUTED = [
+    "Status",
+    "Days late",
+    "Budget variance",
+    "Budget variance %",
+    "Expected progress %",
+    "Check",
+]
 
 
 def read_part(path: Path, part: str) -> bytes:
@@ -32,12 +39,17 @@ def read_part(path: Path, part: str) -> bytes:
 def sheet_cells(path: Path, part: str = "xl/worksheets/sheet1.xml") -> dict[str, bytes]:
     """Each cell's raw XML by reference."""
     xml = read_part(path, part)
-    return {m.group(1).decode(): m.group(0) for m in re.finditer(rb'<c r="([A-Z]+\d+)"[^>]*?(?:/>|>.*?</c>)', xml, re.S)}
+    return {
+        m.group(1).decode(): m.group(0)
+        for m in re.finditer(rb'<c r="([A-Z]+\d+)"[^>]*?(?:/>|>.*?</c>)', xml, re.S)
+    }
 
 
 @pytest.fixture
 def plan(tmp_path, plan_rows):
-    return write_xlsx(tmp_path / "plan.xlsx", {"Milestones": plan_rows, "Other": [["keep", 1]]}, title_rows=1)
+    return write_xlsx(
+        tmp_path / "plan.xlsx", {"Milestones": plan_rows, "Other": [["keep", 1]]}, title_rows=1
+    )
 
 
 def run_sync(runner, path, *args):
@@ -69,11 +81,19 @@ def test_sync_computes_valid_rows_marks_bad_ones_and_touches_nothing_else(runner
     # Every cell outside the computed columns is byte for byte what it was.
     after_cells = sheet_cells(plan)
     computed_cols = {"N", "O", "P", "Q", "R", "S"}
-    untouched = {ref: xml for ref, xml in after_cells.items() if re.match(r"[A-Z]+", ref).group() not in computed_cols}
+    untouched = {
+        ref: xml
+        for ref, xml in after_cells.items()
+        if re.match(r"[A-Z]+", ref).group() not in computed_cols
+    }
     assert untouched == before_cells
     assert read_part(plan, "xl/worksheets/sheet2.xml") == before_other
     # The user's formulas keep their saved results for readers of cached values.
-    cached = python_calamine.CalamineWorkbook.from_path(str(plan)).get_sheet_by_name("Milestones").to_python()
+    cached = (
+        python_calamine.CalamineWorkbook.from_path(str(plan))
+        .get_sheet_by_name("Milestones")
+        .to_python()
+    )
     assert cached[2][12] == 30 and cached[3][12] == 433.33
     assert cached[2][13:] == ["Done", -2, -100, -10, 100, ""]
 
@@ -96,7 +116,14 @@ def test_status_json_agrees_with_what_sync_wrote(runner, plan):
     assert set(rows[0]) == {"id", "row", "name", "owner", "email", "due", "status", "days_late",
                             "budget_variance", "budget_variance_pct", "expected_progress_pct", "check"}  # fmt: skip
     ws = openpyxl.load_workbook(plan)["Milestones"]
-    keys = ["status", "days_late", "budget_variance", "budget_variance_pct", "expected_progress_pct", "check"]
+    keys = [
+        "status",
+        "days_late",
+        "budget_variance",
+        "budget_variance_pct",
+        "expected_progress_pct",
+        "check",
+    ]
     for row in rows:
         written = [c.value for c in ws[row["row"]]][13:]
         assert [row[k] for k in keys] == written
@@ -244,7 +271,9 @@ def test_xlsm_keeps_its_vba_project(runner, tmp_path, plan_rows):
     for r, row in enumerate(plan_rows[:4]):
         for c, value in enumerate(row):
             if isinstance(value, date):
-                sheet.write_datetime(r, c, __import__("datetime").datetime(value.year, value.month, value.day))
+                sheet.write_datetime(
+                    r, c, __import__("datetime").datetime(value.year, value.month, value.day)
+                )
             elif isinstance(value, Formula):
                 sheet.write_formula(r, c, value.text, None, value.cached)
             elif value is not None:
@@ -256,3 +285,89 @@ def test_xlsm_keeps_its_vba_project(runner, tmp_path, plan_rows):
     assert result.exit_code == 0, result.output
     assert read_part(path, "xl/vbaProject.bin") == before
     assert openpyxl.load_workbook(path, keep_vba=True)["Milestones"]["N2"].value == "Done"
+
+
+GOOD = [
+    "M1",
+    "Good",
+    "Ana",
+    "ana@example.com",
+    date(2026, 6, 1),
+    date(2026, 6, 29),
+    None,
+    100,
+    50,
+    0.5,
+]
+BAD_HEADER = [
+    "ID",
+    "Name",
+    "Owner",
+    "Email",
+    "Start",
+    "Due",
+    "Completed",
+    "Budget",
+    "Actual",
+    "Progress",
+    "Notes",
+]
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "cell", "message"),
+    [
+        (5, "next friday", "F3", "Due 'next friday' is not a date"),
+        (5, None, "F3", "Due is missing"),
+        (2, None, "C3", "Owner is missing"),
+        (1, "-", "B3", "Name is missing"),
+        (3, "ben at example", "D3", "Email 'ben at example' is not an email address"),
+        (
+            3,
+            "ben@example.com\nBcc: x@example.com",
+            "D3",
+            "Email 'ben@example.com Bcc: x@example.com' is not an email address",
+        ),
+        (7, "lots", "H3", "Budget 'lots' is not an amount"),
+        (7, -500, "H3", "Budget -500 is negative"),
+        (8, "(250)", "I3", "Actual (250) is negative"),
+        (9, 150, "J3", "Progress 150 is outside 0..100%"),
+        (4, date(2026, 7, 1), "E3", "Start 2026-07-01 is after Due 2026-06-20"),
+        (6, date(2026, 7, 1), "G3", "Completed 2026-07-01 is in the future"),
+        (0, "m1", "A3", "Duplicate ID M1 (rows 2, 3)"),
+        (7, Formula("=1/0*0", None), "H3", "Budget is a formula with no saved value"),
+    ],
+)
+def test_each_bad_input_names_its_cell_and_loses_nothing(
+    runner, tmp_path, column, value, cell, message
+):
+    bad = [
+        "M2",
+        "Bad",
+        "Ben",
+        "ben@example.com",
+        date(2026, 6, 1),
+        date(2026, 6, 20),
+        None,
+        100,
+        50,
+        0.5,
+        "keep me",
+    ]
+    bad[column] = value
+    path = write_xlsx(tmp_path / "p.xlsx", {"Milestones": [BAD_HEADER, GOOD + ["note"], bad]})
+    before = sheet_cells(path)
+    result = run_sync(runner, path)
+    assert result.exit_code == 1
+    assert f"Milestones!{cell}: {message}" in result.output
+    ws = openpyxl.load_workbook(path)["Milestones"]
+    status_col = ws.max_column - 5
+    statuses = [ws.cell(row=r, column=status_col).value for r in (2, 3)]
+    check = ws.cell(row=3, column=ws.max_column).value
+    if message.startswith("Duplicate"):
+        assert statuses == ["Invalid", "Invalid"]
+    else:
+        assert statuses == ["On track", "Invalid"]
+    assert message in check
+    after = sheet_cells(path)
+    assert {ref: xml for ref, xml in after.items() if ref in before} == before

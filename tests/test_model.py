@@ -26,7 +26,9 @@ def checks(table):
     return {r.row: c.check for r, c in zip(table.records, table.computed) if not r.skipped}
 
 
-@pytest.mark.parametrize(("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (701, "ZZ"), (702, "AAA")])
+@pytest.mark.parametrize(
+    ("index", "letters"), [(0, "A"), (25, "Z"), (26, "AA"), (701, "ZZ"), (702, "AAA")]
+)
 def test_column_letters(index, letters):
     assert column_letter(index) == letters
     assert column_index(letters) == index
@@ -131,7 +133,11 @@ def test_duplicate_ids_invalidate_every_row_sharing_one():
 
 
 def test_duplicate_names_where_there_is_no_id_column():
-    rows = [["Name", "Owner", "Due"], ["Launch", "Ana", "2026-07-01"], ["launch", "Ben", "2026-08-01"]]
+    rows = [
+        ["Name", "Owner", "Due"],
+        ["Launch", "Ana", "2026-07-01"],
+        ["launch", "Ben", "2026-08-01"],
+    ]
     assert checks(evaluate(rows)) == {
         2: "Duplicate name Launch (rows 2, 3)",
         3: "Duplicate name Launch (rows 2, 3)",
@@ -172,7 +178,10 @@ def test_formula_in_a_computed_column_is_kept_and_reported():
 
 
 def test_missing_computed_columns_are_added_after_the_last_used_header_cell():
-    rows = [["Name", "Owner", "Due", None, "Notes", "Status"], ["A", "Ana", "2026-07-01", None, "n", "On track"]]
+    rows = [
+        ["Name", "Owner", "Due", None, "Notes", "Status"],
+        ["A", "Ana", "2026-07-01", None, "n", "On track"],
+    ]
     table = evaluate(rows)
     writes, _ = plan_writes(table)
     headers = [(w.col, w.value, w.style_like) for w in writes if w.row == 0]
@@ -188,7 +197,10 @@ def test_date_order_from_settings():
 
 
 def test_settings_threshold_reaches_the_engine():
-    rows = [["Name", "Owner", "Start", "Due", "Progress"], ["A", "Ana", "2026-06-01", "2026-06-21", 0.6]]
+    rows = [
+        ["Name", "Owner", "Start", "Due", "Progress"],
+        ["A", "Ana", "2026-06-01", "2026-06-21", 0.6],
+    ]
     assert evaluate(rows).computed[0].status == "On track"
     strict = evaluate(rows, status=StatusSettings(at_risk_behind=0.05))
     assert strict.computed[0].status == "At risk"

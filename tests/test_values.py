@@ -89,7 +89,16 @@ def test_bad_money(raw, message):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(0, 0.0), (0.45, 0.45), (1, 1.0), ("45%", 0.45), ("0.3", 0.3), (45, 0.45), (100, 1.0), ("80", 0.8)],
+    [
+        (0, 0.0),
+        (0.45, 0.45),
+        (1, 1.0),
+        ("45%", 0.45),
+        ("0.3", 0.3),
+        (45, 0.45),
+        (100, 1.0),
+        ("80", 0.8),
+    ],
 )
 def test_fraction(raw, expected):
     assert v.parse_fraction(raw, "Progress") == pytest.approx(expected)
@@ -155,7 +164,14 @@ def test_round_half_away_from_zero(value, places, expected):
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(True, True), ("yes", True), ("x", True), ("FALSE", False), ("no", False), ("2026-05-01", date(2026, 5, 1))],
+    [
+        (True, True),
+        ("yes", True),
+        ("x", True),
+        ("FALSE", False),
+        ("no", False),
+        ("2026-05-01", date(2026, 5, 1)),
+    ],
 )
 def test_task_done(raw, expected):
     assert v.parse_done(raw, "Done") == expected
