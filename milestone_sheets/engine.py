@@ -1,6 +1,8 @@
 """The status engine: parsed milestone rows and an as-of date in, computed columns out.
 
 Pure: it never reads the clock or a file. Every rule here is the spec's Status section.
+Rounding is half away from zero on the decimal values a person typed: exact integer
+arithmetic for day ratios, and floats with an exact decimal fallback near a half.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fractions import Fraction
 from typing import Any
 
 from milestone_sheets.model import Record
-from milestone_sheets.values import round_half_away, to_decimal
+from milestone_sheets.values import round_float, round_half_away, to_decimal
 
 DONE = "Done"
 DONE_LATE = "Done late"
@@ -34,7 +36,7 @@ class StatusSettings:
     checkpoint_days: int = 7
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Computed:
     """The computed columns of one row (None is a blank cell), plus figures for reports."""
 
@@ -45,35 +47,46 @@ class Computed:
     expected_progress_pct: float | None = None
     check: str | None = None
     progress: float | None = None  # the progress used: given, from tasks, or 1 when done
-    expected: Fraction | None = None  # E, the expected share of start..due as of T
+    expected: tuple[int, int] | None = None  # E as (elapsed days, total days)
 
     def column_values(self) -> dict[str, Any]:
         """Values by the computed column headers of the Milestones sheet."""
-        return {
-            "Status": self.status,
-            "Days late": self.days_late,
-            "Budget variance": self.budget_variance,
-            "Budget variance %": self.budget_variance_pct,
-            "Expected progress %": self.expected_progress_pct,
-            "Check": self.check,
-        }
+        return {name: getattr(self, attr) for name, attr in COLUMN_ATTRS.items()}
 
 
+COLUMN_ATTRS = {
+    "Status": "status",
+    "Days late": "days_late",
+    "Budget variance": "budget_variance",
+    "Budget variance %": "budget_variance_pct",
+    "Expected progress %": "expected_progress_pct",
+    "Check": "check",
+}
 SKIPPED = Computed()
+
+
+def expected_days(start: date | None, due: date | None, as_of: date) -> tuple[int, int] | None:
+    """E as (elapsed days clamped to 0..total, total days); None unless S given and D > S."""
+    if start is None or due is None or due <= start:
+        return None
+    total = (due - start).days
+    return min(max((as_of - start).days, 0), total), total
 
 
 def expected_share(start: date | None, due: date | None, as_of: date) -> Fraction | None:
     """E = clamp((T - S) / (D - S), 0, 1); None unless S is given and D > S."""
-    if start is None or due is None or due <= start:
-        return None
-    share = Fraction((as_of - start).days, (due - start).days)
-    return min(max(share, Fraction(0)), Fraction(1))
+    days = expected_days(start, due, as_of)
+    return None if days is None else Fraction(*days)
 
 
-def _percent(share: Fraction) -> float:
-    """A share as a percentage rounded half away from zero to one decimal."""
-    exact = Decimal(share.numerator * 100) / Decimal(share.denominator)
-    return round_half_away(exact, 1)
+def _tenths_of_percent(elapsed: int, total: int) -> int:
+    """elapsed / total x 100 in tenths, rounded half away from zero, exactly (both >= 0)."""
+    return (2000 * elapsed + total) // (2 * total)
+
+
+def _progress_tenths(progress: float) -> int:
+    """A fraction as tenths of a percentage point, rounded half away from zero."""
+    return round(round_float(progress * 100, 1, lambda: to_decimal(progress) * 100) * 10)
 
 
 def budget_variances(
@@ -82,11 +95,17 @@ def budget_variances(
     """(actual - budget to 2 decimals, the same as % of budget to 1 decimal)."""
     if budget is None or actual is None:
         return None, None
-    difference = to_decimal(actual) - to_decimal(budget)
-    variance = round_half_away(difference, 2)
+
+    def exact_difference() -> Decimal:
+        return to_decimal(actual) - to_decimal(budget)
+
+    variance = round_float(actual - budget, 2, exact_difference)
     if budget <= 0:
         return variance, None
-    return variance, round_half_away(difference * 100 / to_decimal(budget), 1)
+    percent = round_float(
+        (actual - budget) * 100 / budget, 1, lambda: exact_difference() * 100 / to_decimal(budget)
+    )
+    return variance, percent
 
 
 def compute_milestone(
@@ -104,8 +123,8 @@ def compute_milestone(
         progress = task_progress
     budget, actual = values.get("budget"), values.get("actual")
     variance, variance_pct = budget_variances(budget, actual)
-    expected = expected_share(start, due, as_of)
-    expected_pct = _percent(expected) if expected is not None else None
+    days = expected_days(start, due, as_of)
+    expected_tenths = _tenths_of_percent(*days) if days else None
     days_late: int | None = None
     if completed is not None:
         status = DONE if completed <= due else DONE_LATE
@@ -117,11 +136,12 @@ def compute_milestone(
     elif start is not None and as_of < start:
         status = NOT_STARTED
     else:
+        # "P < E - at_risk_behind", strict, in percentage points rounded to one decimal.
         behind = (
-            expected_pct is not None
+            expected_tenths is not None
             and progress is not None
-            and round_half_away(to_decimal(progress) * 100, 1)
-            < round_half_away(Decimal(expected_pct) - to_decimal(settings.at_risk_behind) * 100, 1)
+            and _progress_tenths(progress)
+            < expected_tenths - _progress_tenths(settings.at_risk_behind)
         )
         over_budget = budget is not None and actual is not None and actual > budget
         status = AT_RISK if behind or over_budget else ON_TRACK
@@ -130,9 +150,9 @@ def compute_milestone(
         days_late=days_late,
         budget_variance=variance,
         budget_variance_pct=variance_pct,
-        expected_progress_pct=expected_pct,
+        expected_progress_pct=expected_tenths / 10 if expected_tenths is not None else None,
         progress=progress,
-        expected=expected,
+        expected=days,
     )
 
 
@@ -185,7 +205,8 @@ def earned_value(records: Sequence[Record], computed: Sequence[Computed]) -> Ear
         if budget is not None:
             budget_dec = to_decimal(budget)
             if result.expected is not None:
-                pv += budget_dec * result.expected.numerator / result.expected.denominator
+                elapsed, total = result.expected
+                pv += budget_dec * elapsed / total
             if result.progress is not None:
                 ev += budget_dec * to_decimal(result.progress)
         if actual is not None:

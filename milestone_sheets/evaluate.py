@@ -13,7 +13,7 @@ from datetime import date
 from typing import Any
 
 from milestone_sheets import model
-from milestone_sheets.engine import STATUSES, Computed, StatusSettings, compute_all
+from milestone_sheets.engine import COLUMN_ATTRS, STATUSES, Computed, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
 from milestone_sheets.model import MILESTONES, Header, Record, SheetGrid, TableSpec, cell_ref
 from milestone_sheets.sources.base import Book, CellWrite
@@ -119,18 +119,12 @@ def evaluate_table(
 
 
 def _same(old: Any, new: Any) -> bool:
-    """Does the cell already hold this computed value?"""
+    """Does the cell already hold this computed value? (Numbers compare as numbers.)"""
     if old is None or old == "":
         return new is None
-    if new is None:
+    if new is None or type(old) is bool:
         return False
-    if (
-        isinstance(new, (int, float))
-        and isinstance(old, (int, float))
-        and not isinstance(old, bool)
-    ):
-        return float(old) == float(new)
-    return type(old) is type(new) and old == new
+    return old == new and (type(old) is str) == (type(new) is str)
 
 
 def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
@@ -147,20 +141,24 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                 CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
             )
             next_col += 1
+    targets = [(name, columns[name], COLUMN_ATTRS[name]) for name in table.spec.computed]
+    formula_cols = {col for _, col in grid.formula_cells}
+    rows = grid.rows
     for record, computed in zip(table.records, table.computed, strict=True):
         row = record.row - 1
-        for name, value in computed_values(table.spec, computed).items():
-            col = columns[name]
-            if (row, col) in grid.formula_cells:
+        cells = rows[row] if row < len(rows) else []
+        for name, col, attr in targets:
+            value = getattr(computed, attr)
+            if col in formula_cols and (row, col) in grid.formula_cells:
                 if not record.skipped:
                     blocked.append(
                         f"{grid.title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
                         "it was not overwritten (clear it to let milestone-sheets fill it)"
                     )
                 continue
-            old = grid.cell(row, col)
+            old = cells[col] if col < len(cells) else None
             if not _same(old, value):
-                writes.append(CellWrite(grid.title, row, col, value, old))
+                writes.append(CellWrite(grid.title, row, col, value, None if old == "" else old))
     return writes, blocked
 
 

@@ -7,7 +7,7 @@ consumes the parsed records.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -213,7 +213,7 @@ class Problem:
     field: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Record:
     """One data row: its sheet row (1-based), parsed values and problems."""
 
@@ -221,7 +221,6 @@ class Record:
     values: dict[str, Any]
     problems: list[Problem] = field(default_factory=list)
     skipped: bool = False
-    raw: dict[str, Any] = field(default_factory=dict)
 
     @property
     def valid(self) -> bool:
@@ -238,62 +237,65 @@ class Record:
 SUMMARY_NAMES = frozenset({"total", "totals", "sum", "grand total"})
 
 
-def _parser(fld: Field, date_order: str) -> Callable[[Any], Any]:
-    match fld.kind:
-        case "date":
-            return lambda raw: v.parse_date(raw, fld.label, date_order)
-        case "money":
-            return lambda raw: v.parse_money(raw, fld.label)
-        case "number":
-            return lambda raw: v.parse_number(raw, fld.label)
-        case "fraction":
-            return lambda raw: v.parse_fraction(raw, fld.label)
-        case "email":
-            return lambda raw: v.parse_email(raw, fld.label)
-        case "done":
-            return lambda raw: v.parse_done(raw, fld.label, date_order)
-        case _:
-            return v.parse_text
+def _is_summary_label(text: Any) -> bool:
+    return isinstance(text, str) and text.rstrip(":").strip().lower() in SUMMARY_NAMES
 
 
-def _is_summary_row(raw: Mapping[str, Any], name_key: str) -> bool:
-    name = v.parse_text(raw.get(name_key))
-    if not name or name.rstrip(":").strip().lower() not in SUMMARY_NAMES:
+def _is_summary_row(values: Mapping[str, Any], due_cell: Any) -> bool:
+    """A totals row: named Total (or so), with no owner and no due text.
+
+    The label may also stand in the ID column: an Excel table's totals row puts it in the
+    table's first column, which is often the ID.
+    """
+    if not (_is_summary_label(values.get("name")) or _is_summary_label(values.get("id"))):
         return False
-    return all(raw.get(key) is None or str(raw.get(key)).strip() == "" for key in ("owner", "due"))
+    return values.get("owner") is None and (due_cell is None or str(due_cell).strip() == "")
 
 
 def parse_rows(
     grid: SheetGrid, header: Header, spec: TableSpec, date_order: str = "DMY"
 ) -> list[Record]:
-    """Parse every row below the header; blank and summary rows come back `skipped`."""
-    parsers = {fld.key: _parser(fld, date_order) for fld in spec.fields}
-    name_key = spec.fields[1].key if spec.fields[0].key == "id" else spec.fields[0].key
-    records = []
-    for row_index in range(header.row + 1, len(grid.rows)):
-        raw = {key: grid.cell(row_index, col) for key, col in header.fields.items()}
-        record = Record(row=row_index + 1, values={}, raw=raw)
-        if all(v.is_not_given(value) for value in raw.values()) or _is_summary_row(raw, name_key):
-            record.skipped = True
-            records.append(record)
+    """Parse every row below the header; blank and summary rows come back `skipped`.
+
+    Works column by column (see `values.parse_column`), which keeps 100,000 rows fast.
+    """
+    first = header.row + 1
+    data = grid.rows[first:]
+    columns: dict[str, list[Any]] = {}
+    problems: dict[int, list[Problem]] = {}
+    due_cells: list[Any] = [None] * len(data)
+    for fld in spec.fields:
+        col = header.fields.get(fld.key)
+        if col is None:
             continue
-        for fld in spec.fields:
-            col = header.fields.get(fld.key)
-            if col is not None and (row_index, col) in grid.uncached_cells:
-                record.problems.append(
-                    Problem(f"{fld.label} is a formula with no saved value", fld.key)
-                )
-                record.values[fld.key] = None
-                continue
-            try:
-                record.values[fld.key] = parsers[fld.key](raw.get(fld.key))
-            except v.ValueProblem as problem:
-                record.problems.append(Problem(str(problem), fld.key))
-                record.values[fld.key] = None
-        for fld in spec.fields:
-            if fld.required and record.values.get(fld.key) is None:
-                if not any(p.field == fld.key for p in record.problems):
-                    record.problems.append(Problem(f"{fld.label} is missing", fld.key))
+        cells = [row[col] if col < len(row) else None for row in data]
+        if fld.key == "due":
+            due_cells = cells
+        parsed, column_problems = v.parse_column(fld.kind, cells, fld.label, date_order)
+        for row, cell_col in grid.uncached_cells:
+            if cell_col == col and row >= first:
+                parsed[row - first] = None
+                column_problems[row - first] = f"{fld.label} is a formula with no saved value"
+        columns[fld.key] = parsed
+        for index, message in column_problems.items():
+            problems.setdefault(index, []).append(Problem(message, fld.key))
+    keys = list(columns)
+    required = [fld for fld in spec.fields if fld.required]
+    records = []
+    for index, cells in enumerate(zip(*columns.values(), strict=True) if columns else []):
+        values = dict(zip(keys, cells, strict=True))
+        row_problems = problems.get(index, [])
+        record = Record(first + index + 1, values, row_problems)
+        if not row_problems and cells.count(None) == len(cells):
+            record.skipped = True
+        elif values.get("owner") is None and _is_summary_row(values, due_cells[index]):
+            record.skipped, record.problems = True, []
+        else:
+            for fld in required:
+                if values.get(fld.key) is None and not any(
+                    p.field == fld.key for p in row_problems
+                ):
+                    row_problems.append(Problem(f"{fld.label} is missing", fld.key))
         records.append(record)
     return records
 
@@ -302,7 +304,7 @@ def row_key(record: Record, spec: TableSpec, header: Header) -> tuple[str, str] 
     """(field, text) identifying a row: its ID where the table has an ID column, else name."""
     for key in spec.key_fields:
         if key in header.fields:
-            text = v.parse_text(record.raw.get(key))
+            text = record.values.get(key)
             return (key, text) if text else None
     return None
 

@@ -23,7 +23,9 @@ def evaluate(rows, **settings):
 
 
 def checks(table):
-    return {r.row: c.check for r, c in zip(table.records, table.computed) if not r.skipped}
+    return {
+        r.row: c.check for r, c in zip(table.records, table.computed, strict=True) if not r.skipped
+    }
 
 
 @pytest.mark.parametrize(

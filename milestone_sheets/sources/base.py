@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from milestone_sheets.model import SheetGrid
 from milestone_sheets.sources.sheetxml import CellValue
 
 
-@dataclass(frozen=True)
-class CellWrite:
+class CellWrite(NamedTuple):
     """One computed cell to write (0-based row and column).
 
     `old` is what the sheet held, for dry runs; `style_like` names a column in the same

@@ -193,10 +193,15 @@ class ExcelSource:
                 "exists); close it and run again. Nothing was written."
             )
         edits: dict[str, dict[int, dict[int, sheetxml.CellEdit]]] = {}
+        CellEdit = sheetxml.CellEdit
         for write in writes:
-            edits.setdefault(write.sheet, {}).setdefault(write.row + 1, {})[write.col] = (
-                sheetxml.CellEdit(write.col, write.value, write.style_like)
-            )
+            rows = edits.get(write.sheet)
+            if rows is None:
+                rows = edits[write.sheet] = {}
+            cells = rows.get(write.row + 1)
+            if cells is None:
+                cells = rows[write.row + 1] = {}
+            cells[write.col] = CellEdit(write.col, write.value, write.style_like)
         temp = self.path.with_name(f".{self.path.name}.milestone-sheets.tmp")
         try:
             self._check_unchanged(book)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from xml.sax.saxutils import escape
 
 from milestone_sheets.model import column_index, column_letter
@@ -22,9 +23,11 @@ class SheetXmlError(ValueError):
     """The worksheet XML is not what a spreadsheet application writes."""
 
 
-@dataclass(frozen=True)
-class CellEdit:
-    """A new value for a cell (0-based column); `style_like` copies a neighbour's style."""
+class CellEdit(NamedTuple):
+    """A new value for a cell (0-based column); `style_like` copies a neighbour's style.
+
+    A NamedTuple rather than a frozen dataclass: a first sync makes hundreds of thousands.
+    """
 
     col: int
     value: CellValue
@@ -170,26 +173,86 @@ def _position_without_ref(chunk: bytes, at: int, patterns: _Patterns) -> tuple[i
 
 def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
     """One <c> element for a computed value: numbers as numbers, text as an inline string."""
-    style_attr = b' s="' + style + b'"' if style is not None else b""
-    c = prefix + b"c"
-    head = b"<" + c + b' r="' + ref.encode() + b'"' + style_attr
+    p = prefix.decode()
+    style_attr = f' s="{style.decode()}"' if style is not None else ""
     if value is None:
-        return head + b"/>" if style is not None else b""
+        return f'<{p}c r="{ref}"{style_attr}/>'.encode() if style is not None else b""
     if isinstance(value, bool):
         raise TypeError("computed cells hold no booleans")
-    if isinstance(value, (int, float)):
-        number = str(value) if isinstance(value, int) else repr(value)
-        return head + b"><" + prefix + b"v>" + number.encode() + b"</" + prefix + b"v></" + c + b">"
+    if isinstance(value, int):
+        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value}</{p}v></{p}c>'.encode()
+    if isinstance(value, float):
+        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value!r}</{p}v></{p}c>'.encode()
     text = escape(str(value)).replace("\r", "&#13;")
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return (
-        head + b' t="inlineStr"><' + prefix + b"is><" + prefix + b"t" + space.encode() + b">"
-        + text.encode("utf-8") + b"</" + prefix + b"t></" + prefix + b"is></" + c + b">"
-    )  # fmt: skip
+        f'<{p}c r="{ref}"{style_attr} t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
+    ).encode()
 
 
 class FormulaCellError(SheetXmlError):
     """A write aimed at a cell holding a formula; the caller should never ask for it."""
+
+
+_LETTERS: dict[int, str] = {}
+
+
+def _letters(col: int) -> str:
+    """Column letters, cached: a sync asks for the same few columns on every row."""
+    letters = _LETTERS.get(col)
+    if letters is None:
+        letters = _LETTERS[col] = column_letter(col)
+    return letters
+
+
+_Cell = tuple[int, int, int, bytes | None]  # column, start, end, style index
+
+
+def _all_cells(body: bytes, patterns: _Patterns) -> list[_Cell]:
+    """Every cell of a row body, counting columns where a cell has no `r` attribute."""
+    cells = []
+    col = -1
+    for match in patterns.cell.finditer(body):
+        ref = _ATTR_R.search(match.group(1))
+        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
+        style = _ATTR_S.search(match.group(1))
+        cells.append((col, match.start(), match.end(), style.group(1) if style else None))
+    return cells
+
+
+_CELL_NAME_END = frozenset(b" \t\r\n>/")
+
+
+def _cells_from(body: bytes, patterns: _Patterns, min_col: int) -> list[_Cell] | None:
+    """The cells at or right of `min_col`, plus the one just before, found from the end.
+
+    Computed columns sit at the right of a row, so this reads a handful of cells instead
+    of the whole row. None when a cell has no `r` attribute (then columns must be counted
+    from the left).
+    """
+    cells: list[_Cell] = []
+    opening = b"<" + patterns.prefix + b"c"
+    pos = len(body)
+    while pos > 0:
+        start = body.rfind(opening, 0, pos)
+        if start < 0:
+            break
+        pos = start
+        if body[start + len(opening)] not in _CELL_NAME_END:
+            continue  # <col ...>, <color .../> and the like
+        match = patterns.cell.match(body, start)
+        if match is None:
+            continue
+        ref = _ATTR_R.search(match.group(1))
+        if not (ref and ref.group(1)):
+            return None
+        col = column_index(ref.group(1).decode())
+        style = _ATTR_S.search(match.group(1))
+        cells.append((col, start, match.end(), style.group(1) if style else None))
+        if col < min_col:
+            break
+    cells.reverse()
+    return cells
 
 
 def _edit_row(
@@ -205,31 +268,36 @@ def _edit_row(
         open_tag = row_xml[: start_tag.end()]
         body = row_xml[start_tag.end() : len(row_xml) - len(patterns.row_end)]
         closing = patterns.row_end
-    cells: list[tuple[int, int, int, bytes | None]] = []  # col, start, end, style
-    col = -1
-    for match in patterns.cell.finditer(body):
-        ref = _ATTR_R.search(match.group(1))
-        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
-        style = _ATTR_S.search(match.group(1))
-        cells.append((col, match.start(), match.end(), style.group(1) if style else None))
+    first_edit = min(edits)
+    cells = _cells_from(body, patterns, first_edit)
+    if cells is None:
+        cells = _all_cells(body, patterns)
     by_col = {cell[0]: cell for cell in cells}
+    row_text = str(row_number)
+    prefix = patterns.prefix
     pieces: list[tuple[int, int, bytes]] = []  # (start, end, replacement) over body
-    for edit in sorted(edits.values(), key=lambda e: e.col):
-        ref = f"{column_letter(edit.col)}{row_number}"
-        existing = by_col.get(edit.col)
+    for col in sorted(edits):
+        edit = edits[col]
+        existing = by_col.get(col)
         if existing is not None:
-            col_, start, end, style = existing
+            _, start, end, style = existing
             if patterns.formula.search(body, start, end):
-                raise FormulaCellError(f"{ref} holds a formula")
-            pieces.append((start, end, cell_xml(patterns.prefix, ref, edit.value, style)))
+                raise FormulaCellError(f"{_letters(col)}{row_text} holds a formula")
+            pieces.append(
+                (start, end, cell_xml(prefix, _letters(col) + row_text, edit.value, style))
+            )
             continue
         if edit.value is None:
             continue
         style = by_col[edit.style_like][3] if edit.style_like in by_col else None
-        before = [cell for cell in cells if cell[0] < edit.col]
-        at = before[-1][2] if before else (cells[0][1] if cells else len(body))
-        pieces.append((at, at, cell_xml(patterns.prefix, ref, edit.value, style)))
-    pieces.sort(key=lambda piece: (piece[0], piece[1]))
+        at = len(body) if not cells else cells[0][1]
+        for cell in cells:
+            if cell[0] >= col:
+                break
+            at = cell[2]
+        pieces.append((at, at, cell_xml(prefix, _letters(col) + row_text, edit.value, style)))
+    if len(pieces) > 1:
+        pieces.sort(key=lambda piece: (piece[0], piece[1]))
     out = []
     last = 0
     for start, end, replacement in pieces:

@@ -9,10 +9,14 @@ data and any data descriptor), and deflates only the parts it is asked to replac
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
+
+try:  # zlib-ng deflates and inflates two to three times faster, with the same format.
+    from zlib_ng import zlib_ng as zlib
+except ImportError:  # pragma: no cover - a platform without its wheels
+    import zlib  # type: ignore[no-redef]
 
 _EOCD = struct.Struct("<4sHHHHIIH")
 _CDH = struct.Struct("<4sHHHHHHIIIHHHHHII")

@@ -1,0 +1,62 @@
+"""A sync killed at any moment leaves the old workbook or the new one, never a broken one."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from milestone_sheets.testing.generate import generate_plan
+
+CLI = shutil.which("milestone-sheets", path=str(Path(sys.executable).parent))
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.skipif(CLI is None, reason="the console script is not installed (pip install -e .)")
+def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
+    original = generate_plan(tmp_path / "original.xlsx", 10_000)
+    # What a finished sync produces (deterministic for a fixed --as-of).
+    finished = tmp_path / "finished.xlsx"
+    shutil.copy(original, finished)
+    started = time.perf_counter()
+    done = subprocess.run(
+        [CLI, "sync", str(finished), "--as-of", "2026-06-15"], capture_output=True
+    )
+    duration = time.perf_counter() - started
+    assert done.returncode == 1, done.stderr  # the generated plan has some bad rows
+    old, new = digest(original), digest(finished)
+    assert old != new
+
+    outcomes = set()
+    work = tmp_path / "plan.xlsx"
+    steps = 10
+    for step in range(1, steps + 1):
+        shutil.copy(original, work)
+        child = subprocess.Popen([CLI, "sync", str(work), "--as-of", "2026-06-15"],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        time.sleep(duration * 1.4 * step / steps)  # from early in the read to past the end
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        state = digest(work)
+        assert state in (old, new), f"kill at step {step} of the run left a broken workbook"
+        outcomes.add("old" if state == old else "new")
+        if (tmp_path / ".plan.xlsx.milestone-sheets.tmp").exists():
+            outcomes.add("killed while writing")
+        # The next run finishes the job and clears any temporary file the kill left.
+        again = subprocess.run(
+            [CLI, "sync", str(work), "--as-of", "2026-06-15"], capture_output=True
+        )
+        assert again.returncode == 1
+        assert digest(work) == new
+        assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+    # Some kill landed while the new file was being written (its temporary file was left).
+    assert "killed while writing" in outcomes, outcomes
