@@ -260,6 +260,9 @@ def sync_command(
     default="table",
     show_default=True,
 )
+@click.option(
+    "--goals", "with_goals", is_flag=True, help="Show the goals too (json: an object with both)."
+)
 @click.pass_context
 def status(
     ctx: click.Context,
@@ -269,8 +272,9 @@ def status(
     owner: str | None,
     statuses: tuple[str, ...],
     fmt: str,
+    with_goals: bool,
 ) -> None:
-    """Print each milestone's computed status; writes nothing.
+    """Print each milestone's computed status (and goals, with --goals); writes nothing.
 
     Example: milestone-sheets status --format json --status Overdue
     """
@@ -278,13 +282,20 @@ def status(
     evaluation = read_and_evaluate(open_source(source, config), _settings(config, worksheet), as_of)
     _report_problems(evaluation)
     rows = views.status_rows(evaluation.milestones, owner, statuses)
+    goals = views.goal_rows(evaluation.goals) if with_goals else []
     if fmt == "json":
-        click.echo(views.to_json(rows))
+        click.echo(views.to_json({"milestones": rows, "goals": goals} if with_goals else rows))
     elif fmt == "csv":
         click.echo(views.to_csv(rows), nl=False)
+        if with_goals:
+            click.echo()
+            click.echo(views.to_csv(goals, views.GOAL_KEYS), nl=False)
     else:
         click.echo(views.to_table(rows))
         click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+        if with_goals:
+            click.echo()
+            click.echo(views.goals_table(goals) if goals else "No Goals sheet.")
     ctx.exit(evaluation.exit_code)
 
 

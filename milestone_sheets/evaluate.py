@@ -1,8 +1,8 @@
 """From a source's grids to computed rows and the cells to write. Pure: no I/O.
 
-This is where the model (headers, parsing, validation) meets the engine (status), and
-where computed values are compared with what the sheet holds, so that only the cells that
-changed are written.
+This is where the model (headers, parsing, validation) meets the engine (status), the
+goals above milestones and the tasks below them, and where computed values are compared
+with what the sheet holds, so that only the cells that changed are written.
 """
 
 from __future__ import annotations
@@ -12,11 +12,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from milestone_sheets import goals as g
 from milestone_sheets import model
-from milestone_sheets.engine import COLUMN_ATTRS, STATUSES, Computed, StatusSettings, compute_all
+from milestone_sheets.engine import COLUMN_ATTRS, STATUSES, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
 from milestone_sheets.model import MILESTONES, Header, Record, SheetGrid, TableSpec, cell_ref
 from milestone_sheets.sources.base import Book, CellWrite
+
+GOAL_ATTRS = {
+    "Status": "status",
+    "Milestones": "milestones",
+    "Expected to date": "expected_to_date",
+    "Gap": "gap",
+    "Next checkpoint": "next_checkpoint",
+    "Check": "check",
+}
+TASK_ATTRS = {"Status": "status", "Check": "check"}
 
 
 @dataclass(frozen=True)
@@ -37,13 +48,14 @@ class TableResult:
     grid: SheetGrid
     header: Header
     records: list[Record]
-    computed: list[Computed]
+    computed: list[Any]
+    attrs: Mapping[str, str] = field(default_factory=lambda: COLUMN_ATTRS)
 
     @property
     def sheet(self) -> str:
         return self.grid.title
 
-    def rows(self) -> list[tuple[Record, Computed]]:
+    def rows(self) -> list[tuple[Record, Any]]:
         """The rows that count (not skipped), with their computed values."""
         return [(r, c) for r, c in zip(self.records, self.computed, strict=True) if not r.skipped]
 
@@ -65,57 +77,199 @@ class Evaluation:
     writes: list[CellWrite]
     sheet_problems: list[str]
     warnings: list[str]
+    goals: TableResult | None = None
+    tasks: TableResult | None = None
+
+    @property
+    def tables(self) -> list[TableResult]:
+        return [t for t in (self.milestones, self.goals, self.tasks) if t is not None]
 
     @property
     def problems(self) -> list[str]:
-        return self.milestones.problem_lines() + self.sheet_problems
+        lines = [line for table in self.tables for line in table.problem_lines()]
+        return lines + self.sheet_problems
 
     @property
     def exit_code(self) -> int:
         return 1 if self.problems else 0
 
 
-def _find_sheet(
-    book: Book, name: str | None, spec: TableSpec, columns: Mapping[str, str], required: bool
-) -> tuple[SheetGrid, Header] | None:
-    """The named worksheet, else the one named after the table, else the first that fits."""
+def _header_error(title: str, spec: TableSpec) -> StructureError:
+    return StructureError(
+        f"{title}: no header row found in the first {model.HEADER_SCAN_ROWS} rows "
+        f"(need at least {model.MIN_HEADER_MATCHES} of: "
+        f"{', '.join(f.aliases[0] for f in spec.fields)})"
+    )
+
+
+def _locate(
+    book: Book, settings: Settings
+) -> tuple[
+    tuple[SheetGrid, Header], tuple[SheetGrid, Header] | None, tuple[SheetGrid, Header] | None
+]:
+    """Find the Milestones, Goals and Tasks tables, reading the named sheets in one go."""
     titles = list(book.titles)
     by_fold = {title.strip().lower(): title for title in titles}
-    wanted = name or spec.name
-    title = by_fold.get(wanted.strip().lower())
-    if name and title is None:
-        raise StructureError(f"no worksheet named '{name}' (worksheets: {', '.join(titles)})")
-    candidates = [title] if title else (titles if required else [])
-    for candidate in candidates:
-        grid = book.grids([candidate])[candidate]
-        header = model.find_header(grid, spec, columns)
-        if header is not None:
-            return grid, header
-        if title:
-            raise StructureError(
-                f"{candidate}: no header row found in the first {model.HEADER_SCAN_ROWS} rows "
-                f"(need at least {model.MIN_HEADER_MATCHES} of: "
-                f"{', '.join(f.aliases[0] for f in spec.fields)})"
-            )
-    if required:
+    if settings.worksheet and settings.worksheet.strip().lower() not in by_fold:
         raise StructureError(
-            f"no {spec.name} worksheet: none is named '{spec.name}' and no worksheet has a "
-            f"header row with at least {model.MIN_HEADER_MATCHES} known column names"
+            f"no worksheet named '{settings.worksheet}' (worksheets: {', '.join(titles)})"
         )
-    return None
+    milestone_title = by_fold.get((settings.worksheet or MILESTONES.name).strip().lower())
+    goal_title = by_fold.get(g.GOALS.name.lower())
+    task_title = by_fold.get(g.TASKS.name.lower())
+    wanted = [t for t in (milestone_title, goal_title, task_title) if t]
+    grids = dict(book.grids(wanted)) if wanted else {}
+
+    found: tuple[SheetGrid, Header] | None = None
+    if milestone_title:
+        header = model.find_header(grids[milestone_title], MILESTONES, settings.columns)
+        if header is None:
+            raise _header_error(milestone_title, MILESTONES)
+        found = grids[milestone_title], header
+    else:
+        for title in titles:
+            if title in (goal_title, task_title):
+                continue
+            grid = book.grids([title])[title]
+            header = model.find_header(grid, MILESTONES, settings.columns)
+            if header is not None:
+                found = grid, header
+                break
+    if found is None:
+        raise StructureError(
+            f"no {MILESTONES.name} worksheet: none is named '{MILESTONES.name}' and no worksheet "
+            f"has a header row with at least {model.MIN_HEADER_MATCHES} known column names"
+        )
+
+    def optional(title: str | None, spec: TableSpec) -> tuple[SheetGrid, Header] | None:
+        if title is None or title == found[0].title:
+            return None
+        header = model.find_header(grids[title], spec)
+        if header is None:
+            raise _header_error(title, spec)
+        return grids[title], header
+
+    return found, optional(goal_title, g.GOALS), optional(task_title, g.TASKS)
+
+
+def _keys(records: Sequence[Record]) -> set[str]:
+    """The IDs and names a reference may use, folded."""
+    return {
+        str(record.values[key]).strip().lower()
+        for record in records
+        if not record.skipped
+        for key in ("id", "name")
+        if record.values.get(key)
+    }
+
+
+def _resolve(records: Sequence[Record]) -> dict[str, Record]:
+    """Folded ID or name -> record (IDs win over names)."""
+    index: dict[str, Record] = {}
+    for key in ("name", "id"):
+        for record in records:
+            if not record.skipped and record.values.get(key):
+                index[str(record.values[key]).strip().lower()] = record
+    return index
 
 
 def evaluate_table(
     grid: SheetGrid, header: Header, spec: TableSpec, settings: Settings, as_of: date
 ) -> TableResult:
-    """Parse and validate a milestone table and compute its rows."""
-    records = model.parse_rows(grid, header, spec, settings.date_order)
+    """Parse, validate and compute a milestone table on its own (no goals, no tasks)."""
+    records = _validated_milestones(grid, header, settings, as_of, goal_keys=None)
+    return TableResult(spec, grid, header, records, compute_all(records, as_of, settings.status))
+
+
+def _validated_milestones(
+    grid: SheetGrid, header: Header, settings: Settings, as_of: date, goal_keys: set[str] | None
+) -> list[Record]:
+    records = model.parse_rows(grid, header, MILESTONES, settings.date_order)
     model.check_dates(records, as_of)
-    model.check_duplicates(records, spec, header)
+    model.check_duplicates(records, MILESTONES, header)
+    model.check_references(records, "goal", "Goal", goal_keys)
     for record in records:
-        model.order_problems(record, spec)
-    computed = compute_all(records, as_of, settings.status)
-    return TableResult(spec, grid, header, records, computed)
+        model.order_problems(record, MILESTONES)
+    return records
+
+
+def _check(record: Record) -> str | None:
+    return "; ".join(p.message for p in record.problems) or None
+
+
+def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
+    """Evaluate a source's milestones, goals and tasks as of `as_of`."""
+    (m_grid, m_header), goals_found, tasks_found = _locate(book, settings)
+    goal_records: list[Record] = []
+    if goals_found:
+        goal_records = model.parse_rows(*goals_found, g.GOALS, settings.date_order)
+        model.check_duplicates(goal_records, g.GOALS, goals_found[1])
+        g.check_goal_rows(goal_records)
+        for record in goal_records:
+            model.order_problems(record, g.GOALS)
+    goal_keys = _keys(goal_records) if goals_found else None
+    records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys)
+
+    task_progress: dict[int, float] = {}
+    tasks: TableResult | None = None
+    if tasks_found:
+        task_records = model.parse_rows(*tasks_found, g.TASKS, settings.date_order)
+        model.check_references(task_records, "milestone", "Milestone", _keys(records))
+        by_key = _resolve(records)
+        counts: dict[int, list[int]] = {}
+        for record in task_records:
+            model.order_problems(record, g.TASKS)
+            if record.skipped or record.problems:
+                continue
+            milestone = by_key[record.values["milestone"].strip().lower()]
+            tally = counts.setdefault(milestone.row, [0, 0])
+            tally[0] += g.is_task_done(record.values)
+            tally[1] += 1
+        task_progress = {row: done / total for row, (done, total) in counts.items()}
+        task_results = [
+            g.TaskResult()
+            if r.skipped
+            else g.TaskResult(g.INVALID, _check(r))
+            if r.problems
+            else g.TaskResult(g.task_status(r.values, as_of))
+            for r in task_records
+        ]
+        tasks = TableResult(g.TASKS, *tasks_found, task_records, task_results, TASK_ATTRS)
+
+    computed = compute_all(records, as_of, settings.status, task_progress)
+    milestones = TableResult(MILESTONES, m_grid, m_header, records, computed)
+
+    goals: TableResult | None = None
+    if goals_found:
+        statuses: dict[int, list[str]] = {}
+        by_goal = _resolve(goal_records)
+        for record, result in milestones.rows():
+            goal = record.values.get("goal")
+            if goal and not record.problems and goal.strip().lower() in by_goal:
+                statuses.setdefault(by_goal[goal.strip().lower()].row, []).append(result.status)
+        goal_results = [
+            g.GoalResult()
+            if r.skipped
+            else g.GoalResult(status=g.INVALID, check=_check(r))
+            if r.problems
+            else g.compute_goal(
+                r.values, as_of, settings.status.checkpoint_days, statuses.get(r.row, [])
+            )
+            for r in goal_records
+        ]
+        goals = TableResult(g.GOALS, *goals_found, goal_records, goal_results, GOAL_ATTRS)
+
+    writes: list[CellWrite] = []
+    blocked: list[str] = []
+    warnings = list(m_header.warnings)
+    for table in (milestones, goals, tasks):
+        if table is not None:
+            table_writes, table_blocked = plan_writes(table)
+            writes += table_writes
+            blocked += table_blocked
+            if table is not milestones:
+                warnings += table.header.warnings
+    return Evaluation(as_of, milestones, writes, blocked, warnings, goals, tasks)
 
 
 def _same(old: Any, new: Any) -> bool:
@@ -124,6 +278,8 @@ def _same(old: Any, new: Any) -> bool:
         return new is None
     if new is None or type(old) is bool:
         return False
+    if isinstance(new, date):
+        return isinstance(old, date) and old == new or old == new.isoformat()
     return old == new and (type(old) is str) == (type(new) is str)
 
 
@@ -141,7 +297,7 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                 CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
             )
             next_col += 1
-    targets = [(name, columns[name], COLUMN_ATTRS[name]) for name in table.spec.computed]
+    targets = [(name, columns[name], table.attrs[name]) for name in table.spec.computed]
     formula_cols = {col for _, col in grid.formula_cells}
     rows = grid.rows
     for record, computed in zip(table.records, table.computed, strict=True):
@@ -158,30 +314,18 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                 continue
             old = cells[col] if col < len(cells) else None
             if not _same(old, value):
+                if isinstance(value, date):
+                    value = value.isoformat()
                 writes.append(CellWrite(grid.title, row, col, value, None if old == "" else old))
     return writes, blocked
 
 
-def computed_values(spec: TableSpec, computed: Computed) -> dict[str, Any]:
-    """The computed columns of a table's row, by header."""
-    values = computed.column_values()
-    return {name: values.get(name) for name in spec.computed}
-
-
-def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
-    """Evaluate the milestones of a source as of `as_of`."""
-    found = _find_sheet(book, settings.worksheet, MILESTONES, settings.columns, required=True)
-    assert found is not None
-    grid, header = found
-    milestones = evaluate_table(grid, header, MILESTONES, settings, as_of)
-    writes, blocked = plan_writes(milestones)
-    return Evaluation(as_of, milestones, writes, blocked, list(header.warnings))
-
-
-def summarize(results: Sequence[tuple[Record, Computed]]) -> dict[str, int]:
-    """Counts by status, in the spec's order, leaving out statuses with none."""
-    counts = {status: 0 for status in STATUSES}
+def summarize(
+    results: Sequence[tuple[Record, Any]], order: Sequence[str] = STATUSES
+) -> dict[str, int]:
+    """Counts by status, in the given order, leaving out statuses with none."""
+    counts = dict.fromkeys(order, 0)
     for _, computed in results:
         if computed.status:
-            counts[computed.status] += 1
+            counts[computed.status] = counts.get(computed.status, 0) + 1
     return {status: count for status, count in counts.items() if count}

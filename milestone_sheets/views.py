@@ -59,13 +59,49 @@ def status_rows(
     return rows
 
 
+GOAL_KEYS = (
+    "id", "row", "goal", "status", "milestones", "expected_to_date", "gap", "next_checkpoint", "check",
+)  # fmt: skip
+
+
+def goal_rows(table: TableResult | None) -> list[dict[str, Any]]:
+    """One object per goal, as `status --goals` prints it."""
+    if table is None:
+        return []
+    rows = []
+    for record, result in table.rows():
+        rows.append(
+            {
+                "id": record.values.get("id"),
+                "row": record.row,
+                "goal": record.values.get("name"),
+                "status": result.status,
+                "milestones": result.milestones,
+                "expected_to_date": result.expected_to_date,
+                "gap": result.gap,
+                "next_checkpoint": result.next_checkpoint.isoformat()
+                if result.next_checkpoint
+                else None,
+                "check": result.check,
+            }
+        )
+    return rows
+
+
+_GOAL_COLUMNS = (
+    ("row", "Row", 4), ("id", "ID", 6), ("goal", "Goal", 36), ("status", "Status", 9),
+    ("milestones", "Milestones", 10), ("expected_to_date", "Expected", 12), ("gap", "Gap", 12),
+    ("next_checkpoint", "Next", 10), ("check", "Check", 40),
+)  # fmt: skip
+
+
 def to_json(rows: Any) -> str:
     return json.dumps(rows, indent=2, ensure_ascii=False)
 
 
-def to_csv(rows: Iterable[dict[str, Any]]) -> str:
+def to_csv(rows: Iterable[dict[str, Any]], keys: Sequence[str] = STATUS_KEYS) -> str:
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=STATUS_KEYS, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: "" if value is None else value for key, value in row.items()})
@@ -86,13 +122,19 @@ def _cell(value: Any, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def to_table(rows: Sequence[dict[str, Any]]) -> str:
+def to_table(
+    rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, int]] = _TABLE_COLUMNS
+) -> str:
     """A fixed-width table for a terminal."""
-    lines = ["  ".join(title.ljust(width) for _, title, width in _TABLE_COLUMNS).rstrip()]
+    lines = ["  ".join(title.ljust(width) for _, title, width in columns).rstrip()]
     for row in rows:
-        cells = [_cell(row[key], width).ljust(width) for key, _, width in _TABLE_COLUMNS]
+        cells = [_cell(row[key], width).ljust(width) for key, _, width in columns]
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
+
+
+def goals_table(rows: Sequence[dict[str, Any]]) -> str:
+    return to_table(rows, _GOAL_COLUMNS)
 
 
 def summary_line(counts: dict[str, int]) -> str:
