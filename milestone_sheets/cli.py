@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -16,8 +17,10 @@ from milestone_sheets.config import Config, load_config
 from milestone_sheets.engine import STATUSES, StatusSettings
 from milestone_sheets.errors import ConfigError, MilestoneSheetsError
 from milestone_sheets.evaluate import Evaluation, Settings, summarize
+from milestone_sheets.model import cell_ref
+from milestone_sheets.report import Month
 from milestone_sheets.sources import open_source
-from milestone_sheets.sync import read_and_evaluate, sync
+from milestone_sheets.sync import read_and_evaluate, run_lock, sync
 
 
 class _Group(click.Group):
@@ -175,8 +178,16 @@ def demo(folder: Path, as_of: date) -> None:
         click.echo("Data problems to fix in the sheet:")
         for line in evaluation.problems:
             click.echo(f"  {line}")
+    report_path = folder / "report.html"
+    _write_report(evaluation, Month.of(as_of), "Demo plan", report_path, config)
+    goals = views.goal_rows(evaluation.goals)
+    if goals:
+        click.echo(
+            "Goals: " + "; ".join(f"{g['id']} {g['status']} ({g['milestones']})" for g in goals)
+        )
     click.echo()
     click.echo(f"Open {workbook.resolve()} to see the Status, Days late and variance columns.")
+    click.echo(f"Open {report_path.resolve()} for the review-meeting report.")
     click.echo(f"Config: {(folder / 'milestone-sheets.toml').resolve()}")
     click.echo(f"Again: cd {folder} && milestone-sheets sync")
 
@@ -206,6 +217,9 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
 @click.option(
     "--backup", is_flag=True, help="Keep the previous workbook beside the new one (NAME.bak.xlsx)."
 )
+@click.option(
+    "--all", "all_sources", is_flag=True, help="Sync every [[sources]] entry of the config in turn."
+)
 @click.pass_context
 def sync_command(
     ctx: click.Context,
@@ -214,22 +228,58 @@ def sync_command(
     worksheet: str | None,
     dry_run: bool,
     backup: bool,
+    all_sources: bool,
 ) -> None:
     """Compute status and variance and write the computed columns back.
 
-    Only computed cells that changed are written; every other cell stays as it was.
+    Only computed cells that changed are written; every other cell stays as it was. With
+    --all, every source listed under [[sources]] in the config is synced; one failing
+    does not stop the others, and the exit code is the worst of them.
 
     Example: milestone-sheets sync plan.xlsx --as-of 2026-06-30
     """
     config = _config(ctx)
+    if not all_sources:
+        ctx.exit(_sync_one(config, source, _settings(config, worksheet), as_of, dry_run, backup))
+    if source or worksheet:
+        raise ConfigError(
+            "sync --all takes no SOURCE or --worksheet: it syncs the config's [[sources]]"
+        )
+    if not config.sources:
+        raise ConfigError("sync --all: the config lists no [[sources]]")
+    outcomes: list[tuple[str, int, str]] = []
+    for entry in config.sources:
+        if not entry.location:
+            outcomes.append(("(no location)", 2, "a [[sources]] entry has no location"))
+            continue
+        location = config.resolve(entry.location)
+        click.secho(f"== {location}", bold=True)
+        settings = replace(_settings(config, entry.worksheet), date_order=entry.date_order)
+        try:
+            code = _sync_one(config, location, settings, as_of, dry_run, backup)
+            outcomes.append((location, code, "data problems" if code else "ok"))
+        except MilestoneSheetsError as err:
+            click.secho(f"Error: {err}", err=True, fg="red")
+            outcomes.append((location, err.exit_code, "failed"))
+    click.echo()
+    click.echo(f"Synced {len(outcomes)} sources:")
+    for location, code, what in outcomes:
+        click.echo(f"  {what:<13} exit {code}  {location}")
+    failures = [code for _, code, what in outcomes if what not in ("ok", "data problems")]
+    ctx.exit(max(failures) if failures else max(code for _, code, _ in outcomes))
+
+
+def _sync_one(
+    config: Config, source: str | None, settings: Settings, as_of: date, dry_run: bool, backup: bool
+) -> int:
+    """Sync one source under its run lock; print what happened; return the exit code."""
     target = open_source(source, config, backup=backup)
-    result = sync(target, _settings(config, worksheet), as_of, dry_run=dry_run)
+    with run_lock(config.review.state, target.location):
+        result = sync(target, settings, as_of, dry_run=dry_run)
     evaluation = result.evaluation
     _report_problems(evaluation)
     if dry_run:
         for write in evaluation.writes:
-            from milestone_sheets.model import cell_ref
-
             old = "" if write.old is None else write.old
             new = "" if write.value is None else write.value
             click.echo(f"{write.sheet}!{cell_ref(write.row, write.col)}: {old!r} -> {new!r}")
@@ -239,7 +289,7 @@ def sync_command(
     else:
         click.echo(f"Up to date: nothing to write to {target.location}")
     click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
-    ctx.exit(evaluation.exit_code)
+    return evaluation.exit_code
 
 
 @main.command()
@@ -297,6 +347,67 @@ def status(
             click.echo()
             click.echo(views.goals_table(goals) if goals else "No Goals sheet.")
     ctx.exit(evaluation.exit_code)
+
+
+def _parse_month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Month | None:
+    if value is None:
+        return None
+    try:
+        return Month.parse(value)
+    except ValueError:
+        raise click.BadParameter(f"'{value}' is not a month in YYYY-MM form") from None
+
+
+@main.command()
+@source_options
+@click.option(
+    "--month",
+    metavar="YYYY-MM",
+    callback=_parse_month,
+    help="The month under review. Default: the month of --as-of.",
+)
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Where to write the HTML. Default: milestone-report-YYYY-MM.html.",
+)
+@click.pass_context
+def report(
+    ctx: click.Context,
+    source: str | None,
+    as_of: date,
+    worksheet: str | None,
+    month: Month | None,
+    output: Path | None,
+) -> None:
+    """Write the review-meeting report: one self-contained HTML file.
+
+    Counts by status, plan vs actual by category and owner, earned value, what is overdue
+    or at risk, a timeline, and each goal against its checkpoints.
+
+    Example: milestone-sheets report --month 2026-06 -o review.html
+    """
+    config = _config(ctx)
+    target = open_source(source, config)
+    evaluation = read_and_evaluate(target, _settings(config, worksheet), as_of)
+    _report_problems(evaluation)
+    month = month or Month.of(as_of)
+    path = output or Path(f"milestone-report-{month.key}.html")
+    _write_report(evaluation, month, Path(target.location).stem, path, config)
+    click.echo(f"Wrote {path}")
+    ctx.exit(evaluation.exit_code)
+
+
+def _write_report(
+    evaluation: Evaluation, month: Month, title: str, path: Path, config: Config
+) -> None:
+    from milestone_sheets.report import render_report
+
+    html = render_report(evaluation, month, title, config.review.templates)
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(html, encoding="utf-8")
+    temp.replace(path)
 
 
 if __name__ == "__main__":  # pragma: no cover

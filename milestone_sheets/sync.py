@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
-from milestone_sheets.errors import SheetChangedError
+import filelock
+
+from milestone_sheets.errors import SheetChangedError, SourceError
 from milestone_sheets.evaluate import Evaluation, Settings, evaluate
 from milestone_sheets.sources.base import Source
 
@@ -40,3 +46,22 @@ def sync(source: Source, settings: Settings, as_of: date, *, dry_run: bool = Fal
             continue
         return SyncResult(evaluation, True, attempt)
     raise AssertionError("unreachable")
+
+
+@contextmanager
+def run_lock(state_dir: Path, location: str) -> Iterator[None]:
+    """One sync per source at a time: a second cron run for the same sheet gives up at once."""
+    locks = state_dir / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    name = hashlib.sha256(location.encode()).hexdigest()[:16]
+    lock = filelock.FileLock(str(locks / f"{name}.lock"), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise SourceError(
+            f"{location}: another milestone-sheets sync of this source is running; nothing was written"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -158,8 +158,8 @@ class ExcelSource:
     max_attempts = 2  # read, and on a change under us, read once more
 
     def __init__(self, path: Path, writer: WorkbookWriter | None = None, backup: bool = False):
-        self.path = path
-        self.location = str(path)
+        self.path = path.resolve()
+        self.location = str(self.path)
         self.backup = backup
         if writer is None:
             from milestone_sheets.sources.package_writer import PackageWriter

@@ -1,0 +1,92 @@
+"""The review-meeting report: its figures, its escaping, and a real browser rendering it."""
+
+from __future__ import annotations
+
+import html
+import re
+import shutil
+import subprocess
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+from conftest import write_xlsx
+
+from milestone_sheets.cli import main
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def crafted(tmp_path: Path, extra_rows: int = 0) -> Path:
+    milestones = [
+        ["ID", "Milestone", "Owner", "Category", "Goal", "Start", "Due", "Completed", "Budget", "Actual", "Progress"],
+        ["M1", "Website", "Ana", "Marketing & Sales", "G1", date(2026, 5, 1), date(2026, 5, 31), date(2026, 5, 30), 1000, 1200, 1],
+        ["M2", "Seed round", "Ben", "Other", "G1", date(2026, 5, 1), date(2026, 6, 10), None, 10000, 4000, 0.5],
+        ["M3", "<script>alert(1)</script>", "Cleo", "Product", None, date(2026, 6, 1), date(2026, 6, 29), None, 2000, 500, 0.1],
+        ["M4", "Launch", "Dev", "Product", None, date(2026, 6, 1), date(2026, 7, 31), None, 4000, 1000, 0.3],
+        ["M5", "Broken", "Ana", "Other", None, None, "soon", None, None, None, None],
+    ]  # fmt: skip
+    for i in range(extra_rows):
+        start = date(2026, 1, 1) + timedelta(days=i % 300)
+        milestones.append([f"X{i}", f"Extra {i}", f"Owner {i % 40}", ("Product", "Other")[i % 2], None,
+                           start, start + timedelta(days=30), None, 100, 50, 0.5])  # fmt: skip
+    goals = [
+        ["ID", "Goal", "Owner", "Start", "Due", "Metric", "Target", "Actual"],
+        ["G1", "Revenue", "Ana", date(2026, 6, 1), date(2026, 6, 29), "MRR", 100000, 40000],
+    ]
+    return write_xlsx(tmp_path / "plan.xlsx", {"Milestones": milestones, "Goals": goals})
+
+
+def make_report(runner, tmp_path, extra_rows=0) -> str:
+    path = crafted(tmp_path, extra_rows)
+    out = tmp_path / "report.html"
+    result = runner.invoke(main, ["report", str(path), "--as-of", "2026-06-15", "-o", str(out)])
+    assert result.exit_code == 1, result.output  # M5 is a data problem
+    assert f"Wrote {out}" in result.output
+    return out.read_text()
+
+
+def text_of(page: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_report_key_figures(runner, tmp_path):
+    page = make_report(runner, tmp_path)
+    text = text_of(page)
+    assert "Plan review for June 2026, as of 2026-06-15: 5 milestones." in text
+    # At a glance: M2 overdue; M3 at risk (10% vs 50% expected); M1 over budget; G1 behind.
+    assert re.search(r"1 overdue 1 at risk 1 over budget 1 goals behind 1 rows to fix", text)
+    # Earned value: PV = 1000x1 + 10000x1 + 2000x0.5 + 4000x(14/60); EV = 1000 + 5000 + 200 + 1200.
+    assert "PV 12,933.33" in text and "EV 7,400" in text and "AC 6,700" in text
+    assert "SPI 0.57" in text and "CPI 1.10" in text
+    assert "By category" in text and "Marketing & Sales 1 1,000 1,200 200" in text
+    assert "Seed round Ben 2026-06-10 Overdue 5" in text
+    assert "G1 Revenue Behind" in text and "expected by now 50,000; gap -10,000" in text
+    assert "Rows to fix" in text and "Due 'soon' is not a date" in text
+    assert "<svg" in page and "<script" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+
+
+def test_report_stays_readable_for_500_milestones(runner, tmp_path):
+    page = make_report(runner, tmp_path, extra_rows=500)
+    assert page.count('class="scroll"') >= 4
+    assert len(page) < 2_000_000
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: apt-get install chromium")
+def test_report_renders_in_headless_chromium(runner, tmp_path):
+    make_report(runner, tmp_path)
+    page = (tmp_path / "report.html").as_uri()
+    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2400"]  # fmt: skip
+    shot = tmp_path / "report.png"
+    done = subprocess.run([*flags, f"--screenshot={shot}", page], capture_output=True, timeout=120)
+    assert shot.exists(), done.stderr.decode(errors="replace")[-2000:]
+    png = shot.read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 30_000  # a page with content, not blank
+    dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, timeout=120, text=True)
+    text = text_of(dom.stdout)
+    assert "1 overdue 1 at risk 1 over budget 1 goals behind" in text
+    assert "PV 12,933.33" in text
