@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,13 @@ from milestone_sheets.config import Config, load_config
 from milestone_sheets.engine import STATUSES, StatusSettings
 from milestone_sheets.errors import ConfigError, MilestoneSheetsError
 from milestone_sheets.evaluate import Evaluation, Settings, summarize
+from milestone_sheets.mail.run import (
+    MailPlan,
+    plan_alert_mail,
+    plan_review_mail,
+    send_mail,
+    write_outbox,
+)
 from milestone_sheets.model import cell_ref
 from milestone_sheets.report import Month
 from milestone_sheets.sources import open_source
@@ -220,6 +227,14 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
 @click.option(
     "--all", "all_sources", is_flag=True, help="Sync every [[sources]] entry of the config in turn."
 )
+@click.option(
+    "--notify",
+    is_flag=True,
+    help="Email owners whose milestones became Overdue, At risk or Done late.",
+)
+@click.option(
+    "--send", is_flag=True, help="With --notify: deliver over SMTP (else write to the outbox)."
+)
 @click.pass_context
 def sync_command(
     ctx: click.Context,
@@ -229,6 +244,8 @@ def sync_command(
     dry_run: bool,
     backup: bool,
     all_sources: bool,
+    notify: bool,
+    send: bool,
 ) -> None:
     """Compute status and variance and write the computed columns back.
 
@@ -236,11 +253,17 @@ def sync_command(
     --all, every source listed under [[sources]] in the config is synced; one failing
     does not stop the others, and the exit code is the worst of them.
 
+    With --notify, owners whose milestones moved into Overdue, At risk or Done late since
+    the Status last written get an alert (once per milestone and status).
+
     Example: milestone-sheets sync plan.xlsx --as-of 2026-06-30
     """
     config = _config(ctx)
+    if send and not notify:
+        raise ConfigError("sync --send goes with --notify")
+    options = _SyncOptions(dry_run, backup, notify, send)
     if not all_sources:
-        ctx.exit(_sync_one(config, source, _settings(config, worksheet), as_of, dry_run, backup))
+        ctx.exit(_sync_one(config, source, _settings(config, worksheet), as_of, options))
     if source or worksheet:
         raise ConfigError(
             "sync --all takes no SOURCE or --worksheet: it syncs the config's [[sources]]"
@@ -256,7 +279,7 @@ def sync_command(
         click.secho(f"== {location}", bold=True)
         settings = replace(_settings(config, entry.worksheet), date_order=entry.date_order)
         try:
-            code = _sync_one(config, location, settings, as_of, dry_run, backup)
+            code = _sync_one(config, location, settings, as_of, options)
             outcomes.append((location, code, "data problems" if code else "ok"))
         except MilestoneSheetsError as err:
             click.secho(f"Error: {err}", err=True, fg="red")
@@ -269,16 +292,28 @@ def sync_command(
     ctx.exit(max(failures) if failures else max(code for _, code, _ in outcomes))
 
 
+@dataclass(frozen=True)
+class _SyncOptions:
+    dry_run: bool = False
+    backup: bool = False
+    notify: bool = False
+    send: bool = False
+
+
 def _sync_one(
-    config: Config, source: str | None, settings: Settings, as_of: date, dry_run: bool, backup: bool
+    config: Config, source: str | None, settings: Settings, as_of: date, options: _SyncOptions
 ) -> int:
     """Sync one source under its run lock; print what happened; return the exit code."""
-    target = open_source(source, config, backup=backup)
+    target = open_source(source, config, backup=options.backup)
     with run_lock(config.review.state, target.location):
-        result = sync(target, settings, as_of, dry_run=dry_run)
+        result = sync(target, settings, as_of, dry_run=options.dry_run)
     evaluation = result.evaluation
     _report_problems(evaluation)
-    if dry_run:
+    mail_code = 0
+    if options.notify and result.written:
+        plan = plan_alert_mail(evaluation, config, target.link)
+        mail_code = _deliver_plan(plan, config, options.send, False, None, "as alerts")
+    if options.dry_run:
         for write in evaluation.writes:
             old = "" if write.old is None else write.old
             new = "" if write.value is None else write.value
@@ -289,7 +324,7 @@ def _sync_one(
     else:
         click.echo(f"Up to date: nothing to write to {target.location}")
     click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
-    return evaluation.exit_code
+    return mail_code or evaluation.exit_code
 
 
 @main.command()
@@ -397,6 +432,99 @@ def report(
     _write_report(evaluation, month, Path(target.location).stem, path, config)
     click.echo(f"Wrote {path}")
     ctx.exit(evaluation.exit_code)
+
+
+@main.command()
+@source_options
+@click.option(
+    "--month",
+    metavar="YYYY-MM",
+    callback=_parse_month,
+    help="The month under review. Default: the month of --as-of.",
+)
+@click.option("--owner", metavar="NAME", help="Only this person's review (no digest).")
+@click.option(
+    "--outbox",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to write .eml files. Default: [review] outbox.",
+)
+@click.option("--send", is_flag=True, help="Deliver over SMTP instead of writing files.")
+@click.option(
+    "--resend", is_flag=True, help="With --send: send again what the ledger says was sent."
+)
+@click.option(
+    "--digest/--no-digest",
+    default=True,
+    show_default=True,
+    help="The manager's digest ([review] manager).",
+)
+@click.pass_context
+def review(
+    ctx: click.Context, source: str | None, as_of: date, worksheet: str | None, month: Month | None,
+    owner: str | None, outbox: Path | None, send: bool, resend: bool, digest: bool,
+) -> None:  # fmt: skip
+    """Write (or, with --send, deliver) the monthly review emails, one per person.
+
+    Each responsible person gets their milestones due this month, still overdue, coming
+    up and needing a fix, with the review meeting's questions; the manager gets the
+    digest. Sending is safe to repeat: what was sent is in the ledger and is not sent again.
+
+    Example: milestone-sheets review --month 2026-06 --send
+    """
+    config = _config(ctx)
+    if resend and not send:
+        raise ConfigError("--resend goes with --send")
+    target = open_source(source, config)
+    evaluation = read_and_evaluate(target, _settings(config, worksheet), as_of)
+    _report_problems(evaluation)
+    month = month or Month.of(as_of)
+    plan = plan_review_mail(
+        evaluation,
+        month,
+        config,
+        target.link,
+        owner=owner,
+        digest=digest,
+        title=Path(target.location).stem,
+    )
+    code = _deliver_plan(plan, config, send, resend, outbox, f"for {month}")
+    ctx.exit(code or evaluation.exit_code)
+
+
+def _deliver_plan(
+    plan: MailPlan, config: Config, send: bool, resend: bool, outbox: Path | None, what: str
+) -> int:
+    """Write or send a mail plan, print who gets what and every failure; the exit code."""
+    for person in plan.unreachable:
+        rows = ", ".join(str(r) for r in person.rows)
+        click.echo(f"Not emailed: {person.name} ({person.reason}; rows {rows})")
+    for address, reason in plan.refused:
+        click.echo(f"Not emailed: {address} ({reason})")
+    failures: list[tuple[str, str]] = []
+    if not plan.outgoing:
+        click.echo(f"No email to send {what}.")
+    elif not send:
+        folder = outbox or config.review.outbox
+        write_outbox(plan.outgoing, folder)
+        for line in plan.lines:
+            click.echo(f"  {line}")
+        click.echo(f"Wrote {len(plan.outgoing)} emails {what} to {folder}. Send them with --send.")
+    else:
+        with click.progressbar(length=len(plan.outgoing), label="Sending", file=sys.stderr) as bar:
+            report = send_mail(plan, config, resend=resend, progress=lambda _item: bar.update(1))
+        for item in report.sent:
+            click.echo(f"  sent {item.kind} to {item.recipient}")
+        if report.already_sent:
+            click.echo(f"Already sent {what}, not sent again: {len(report.already_sent)} "
+                       "(use --resend to send them again)")  # fmt: skip
+        click.echo(f"Sent {len(report.sent)} emails {what}.")
+        failures += report.failures
+    if failures:
+        click.secho(f"Not delivered ({len(failures)}):", err=True, fg="red")
+        for address, reason in failures:
+            click.echo(f"  {address}: {reason}", err=True)
+        return 3
+    return 0
 
 
 def _write_report(

@@ -193,10 +193,11 @@ date_order = "DMY"             # how 03/04/2026 reads: "DMY" or "MDY"; ISO dates
 at_risk_behind = 0.25          # At risk when progress is 25 points behind the straight line
 checkpoint_days = 7
 
-# [review]
-# from = "Plan Office <plan@example.com>"
-# manager = "ceo@example.com"
-# allowed_domains = ["example.com"]
+[review]
+from = "Plan Office <plan@example.com>"
+manager = "ceo@example.com"      # gets the digest
+allowed_domains = ["example.com"]
+outbox = "outbox"                # review emails land here until you use --send
 
 # [smtp]
 # host = "smtp.example.com"

@@ -86,3 +86,109 @@ def plan_rows() -> list[list[Any]]:
         ["M6", "Support desk", None, "not an email", "Other", None, date(2026, 8, 1),
          None, "lots", None, 150, "", None],
     ]  # fmt: skip
+
+
+# --- A real SMTP server on 127.0.0.1 (aiosmtpd), started per test -------------------
+
+import socket  # noqa: E402
+import threading  # noqa: E402
+
+from aiosmtpd.controller import Controller  # noqa: E402
+from aiosmtpd.smtp import AuthResult, LoginPassword  # noqa: E402
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Recorder:
+    """Keeps what the server accepted; can refuse an address or drop the connection."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], bytes]] = []
+        self.refuse: dict[str, str] = {}  # address -> SMTP reply, e.g. "550 no such user"
+        self.drop_after: int | None = None  # accept this many, then drop every connection
+        self.lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if address.lower() in self.refuse:
+            return self.refuse[address.lower()]
+        if self.drop_after is not None and len(self.messages) >= self.drop_after:
+            server.transport.close()  # a dropped connection, no reply at all
+            return "421 closing"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted"
+
+    def recipients(self) -> list[str]:
+        return [rcpt for rcpts, _ in self.messages for rcpt in rcpts]
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    recorder: Recorder
+    controller: Controller
+
+    def config_text(self, security: str = "none", username: str | None = None) -> str:
+        text = f'[smtp]\nhost = "{self.host}"\nport = {self.port}\nsecurity = "{security}"\ntimeout = 5\n'
+        if username:
+            text += f'username = "{username}"\n'
+        return text
+
+
+def _start(recorder: Recorder, **kwargs: Any) -> SmtpServer:
+    port = free_port()
+    controller = Controller(recorder, hostname="127.0.0.1", port=port, **kwargs)
+    controller.start()
+    return SmtpServer("127.0.0.1", port, recorder, controller)
+
+
+@pytest.fixture
+def smtp_server():
+    """A plain SMTP server on 127.0.0.1."""
+    server = _start(Recorder())
+    yield server
+    server.controller.stop()
+
+
+@pytest.fixture
+def tls_smtp_server(tmp_path, monkeypatch):
+    """SMTP with STARTTLS required (a certificate made here for 127.0.0.1) and AUTH."""
+    import ssl
+
+    import trustme
+
+    authority = trustme.CA()
+    certificate = authority.issue_cert("127.0.0.1", "localhost")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    certificate.configure_cert(context)
+    ca_file = tmp_path / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    monkeypatch.setenv(
+        "SSL_CERT_FILE", str(ca_file)
+    )  # the client trusts our CA, nothing else changes
+
+    def text(value: bytes | str) -> str:
+        return value.decode() if isinstance(value, bytes) else value
+
+    def authenticator(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and text(auth_data.login) == "plan@example.com"
+            and text(auth_data.password) == "s3cret-pw"
+        )
+        # handled=False: aiosmtpd itself answers a failure with 535.
+        return AuthResult(success=ok, handled=False)
+
+    server = _start(Recorder(), tls_context=context, require_starttls=True, authenticator=authenticator,
+                    auth_require_tls=True)  # fmt: skip
+    yield server
+    server.controller.stop()

@@ -160,6 +160,7 @@ class ExcelSource:
     def __init__(self, path: Path, writer: WorkbookWriter | None = None, backup: bool = False):
         self.path = path.resolve()
         self.location = str(self.path)
+        self.uri = self.path.as_uri()
         self.backup = backup
         if writer is None:
             from milestone_sheets.sources.package_writer import PackageWriter
@@ -222,7 +223,8 @@ class ExcelSource:
             raise SheetChangedError(f"{self.path}: the workbook changed on disk during the sync")
 
     def link(self, sheet: str, row: int, col: int = 0) -> str:
-        return f"{self.path.resolve().as_uri()}#{sheet}!{column_letter(col)}{row + 1}"
+        """The workbook's file:// URI and the cell: `file:///plans/plan.xlsx#Milestones!A7`."""
+        return f"{self.uri}#{sheet}!{column_letter(col)}{row + 1}"
 
 
 def _replace(temp: Path, path: Path) -> None:

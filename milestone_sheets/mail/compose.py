@@ -1,0 +1,276 @@
+"""Who gets which review, and what is in it: the spec's email sections. Pure, no I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from milestone_sheets.engine import AT_RISK, DONE_LATE, FINISHED, INVALID, OVERDUE
+from milestone_sheets.evaluate import Evaluation
+from milestone_sheets.model import Record
+from milestone_sheets.report import STATUS_COLORS, Month, report_context
+
+REVIEW_QUESTIONS = (
+    "Are you on budget?",
+    "Are you on time?",
+    "Do you need any corrections?",
+    "Did we achieve the desired results?",
+    "What were the specific metrics?",
+)
+ALERT_STATUSES = (OVERDUE, AT_RISK, DONE_LATE)
+
+# A link to a row: (sheet, 0-based row, 0-based col) -> URL.
+LinkOf = Callable[[str, int, int], str]
+
+
+def _money(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
+def _percent(value: float | None) -> str:
+    return "" if value is None else f"{value:g}%"
+
+
+def milestone_line(record: Record, computed: Any, sheet: str, link_of: LinkOf) -> dict[str, Any]:
+    """Everything a template may show about one milestone, as display strings."""
+    values = record.values
+    progress = computed.progress if computed.progress is not None else values.get("progress")
+    due = values.get("due")
+    completed = values.get("completed")
+    return {
+        "id": values.get("id") or "",
+        "name": values.get("name") or "",
+        "owner": values.get("owner") or "",
+        "status": computed.status,
+        "color": STATUS_COLORS.get(computed.status, "#555555"),
+        "due": due.isoformat() if isinstance(due, date) else "",
+        "completed": completed.isoformat() if isinstance(completed, date) else "",
+        "days_late": "" if computed.days_late is None else computed.days_late,
+        "budget": _money(values.get("budget")),
+        "actual": _money(values.get("actual")),
+        "variance": _money(computed.budget_variance),
+        "variance_pct": _percent(computed.budget_variance_pct),
+        "over_budget": (computed.budget_variance or 0) > 0,
+        "progress_pct": None if progress is None else round(progress * 100),
+        "expected_pct": computed.expected_progress_pct,
+        "metric": values.get("metric") or "",
+        "target": _number(values.get("target")),
+        "result": _number(values.get("result")),
+        "check": computed.check or "",
+        "cell": f"{sheet}!A{record.row}",
+        "link": link_of(sheet, record.row - 1, 0),
+    }
+
+
+@dataclass
+class Person:
+    """One recipient: a name, an address and their rows."""
+
+    name: str
+    email: str | None
+    rows: list[tuple[Record, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Review:
+    """One person's review email: its sections, as template variables."""
+
+    name: str
+    email: str
+    subject: str
+    context: dict[str, Any]
+
+
+@dataclass
+class Unreachable:
+    """A person with something to review but no usable address."""
+
+    name: str
+    reason: str
+    rows: list[int]
+
+
+def group_people(rows: Sequence[tuple[Record, Any]]) -> tuple[list[Person], list[Unreachable]]:
+    """Group rows by email (case-insensitive); a row with no valid address joins its
+    owner's group when that owner name has exactly one address."""
+    by_email: dict[str, Person] = {}
+    addresses_by_name: dict[str, set[str]] = {}
+    for record, _ in rows:
+        email, owner = record.values.get("email"), record.values.get("owner")
+        if email and owner:
+            addresses_by_name.setdefault(" ".join(owner.split()).lower(), set()).add(email.lower())
+    orphans: dict[str, list[tuple[Record, Any]]] = {}
+    for record, computed in rows:
+        email = record.values.get("email")
+        owner = " ".join((record.values.get("owner") or "").split())  # no line breaks in a name
+        if not email:
+            known = addresses_by_name.get(owner.lower(), set())
+            if len(known) == 1:
+                email = next(iter(known))
+            else:
+                orphans.setdefault(owner.lower(), []).append((record, computed))
+                continue
+        person = by_email.get(email.lower())
+        if person is None:
+            person = by_email[email.lower()] = Person(owner or email, email)
+        person.rows.append((record, computed))
+    unreachable = []
+    for folded, orphan_rows in orphans.items():
+        name = (orphan_rows[0][0].values.get("owner") or "").strip() or "(no owner)"
+        count = len(addresses_by_name.get(folded, set()))
+        reason = "no email address" if count == 0 else f"{count} different email addresses"
+        unreachable.append(Unreachable(name, reason, [r.row for r, _ in orphan_rows]))
+    return list(by_email.values()), unreachable
+
+
+def review_sections(
+    person_rows: Sequence[tuple[Record, Any]], month: Month, sheet: str, link_of: LinkOf
+) -> dict[str, list[dict[str, Any]]]:
+    """The spec's sections for one person's rows."""
+    after = month.next()
+    due_now, overdue, coming, fixing = [], [], [], []
+    for record, computed in sorted(person_rows, key=lambda rc: rc[0].row):
+        line = milestone_line(record, computed, sheet, link_of)
+        if computed.status == INVALID:
+            fixing.append(line)
+            continue
+        due = record.values["due"]
+        if month.first <= due <= month.last:
+            due_now.append(line)
+        elif computed.status == OVERDUE and due < month.first:
+            overdue.append(line)
+        elif computed.status not in FINISHED and after.first <= due <= after.last:
+            coming.append(line)
+    return {
+        "due_this_month": due_now,
+        "still_overdue": overdue,
+        "coming_up": coming,
+        "needs_fixing": fixing,
+    }
+
+
+def review_subject(month: Month, sections: dict[str, list[dict[str, Any]]]) -> str:
+    """`Milestone review, June 2026: 3 due, 1 overdue` (then `, 1 coming up`, `, 2 to fix`)."""
+    due = len(sections["due_this_month"])
+    overdue = sum(
+        1
+        for s in ("due_this_month", "still_overdue")
+        for m in sections[s]
+        if m["status"] == OVERDUE
+    )
+    subject = f"Milestone review, {month}: {due} due, {overdue} overdue"
+    if sections["coming_up"]:
+        subject += f", {len(sections['coming_up'])} coming up"
+    if sections["needs_fixing"]:
+        subject += f", {len(sections['needs_fixing'])} to fix"
+    return subject
+
+
+def plan_reviews(
+    evaluation: Evaluation, month: Month, link_of: LinkOf, owner: str | None = None
+) -> tuple[list[Review], list[Unreachable]]:
+    """One review per person with anything to review, and the people who cannot be mailed."""
+    sheet = evaluation.milestones.sheet
+    people, unreachable = group_people(evaluation.milestones.rows())
+    wanted = owner.strip().lower() if owner else None
+    reviews = []
+    for person in people:
+        if wanted and not any(
+            (r.values.get("owner") or "").strip().lower() == wanted for r, _ in person.rows
+        ):
+            continue
+        sections = review_sections(person.rows, month, sheet, link_of)
+        if not any(sections.values()):
+            continue
+        first = min(person.rows, key=lambda rc: rc[0].row)[0]
+        context = {
+            "name": person.name,
+            "email": person.email,
+            "month": str(month),
+            "period": month.key,
+            "as_of": evaluation.as_of.isoformat(),
+            **sections,
+            "questions": REVIEW_QUESTIONS,
+            "link": link_of(sheet, first.row - 1, 0),
+            "first_cell": f"{sheet}!A{first.row}",
+        }
+        reviews.append(
+            Review(person.name, person.email or "", review_subject(month, sections), context)
+        )
+    kept = []
+    for person in unreachable:
+        if wanted and person.name.strip().lower() != wanted:
+            continue
+        rows = [(r, c) for r, c in evaluation.milestones.rows() if r.row in person.rows]
+        if any(review_sections(rows, month, sheet, link_of).values()):
+            kept.append(person)
+    return reviews, kept
+
+
+def digest_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
+    """The manager's digest: the whole plan (the report's figures, without its charts)."""
+    context = report_context(evaluation, month, title)
+    context.pop("timeline")
+    return {**context, "period": month.key}
+
+
+def digest_subject(month: Month, context: dict[str, Any]) -> str:
+    glance = context["glance"]
+    return (
+        f"Milestone digest, {month}: {context['total']} milestones, "
+        f"{glance['overdue']} overdue, {glance['at_risk']} at risk"
+    )
+
+
+@dataclass
+class Alert:
+    """A milestone that moved into Overdue, At risk or Done late since the last sync."""
+
+    name: str
+    email: str
+    key: str  # the milestone's ID, else its name
+    status: str
+    previous: str | None
+    context: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return f"Milestone {self.status.lower()}: {self.context['milestone']['name']}"
+
+
+def plan_alerts(evaluation: Evaluation, link_of: LinkOf) -> tuple[list[Alert], list[Unreachable]]:
+    """Alerts for rows whose Status changes, in this sync, into an alerting status."""
+    table = evaluation.milestones
+    status_col = None
+    changes: dict[int, Any] = {}
+    for write in evaluation.writes:
+        if write.sheet == table.sheet and write.row == table.header.row and write.value == "Status":
+            status_col = write.col
+    status_col = table.header.computed.get("Status", status_col)
+    for write in evaluation.writes:
+        if write.sheet == table.sheet and write.col == status_col and write.row != table.header.row:
+            changes[write.row + 1] = write.old
+    rows = [(r, c) for r, c in table.rows() if c.status in ALERT_STATUSES and r.row in changes]
+    people, unreachable = group_people(rows)
+    alerts = []
+    for person in people:
+        for record, computed in person.rows:
+            line = milestone_line(record, computed, table.sheet, link_of)
+            previous = changes[record.row]
+            alerts.append(Alert(
+                person.name, person.email or "", record.values.get("id") or record.values["name"],
+                computed.status, previous,
+                {"name": person.name, "email": person.email, "milestone": line,
+                 "previous_status": previous or "", "as_of": evaluation.as_of.isoformat()},
+            ))  # fmt: skip
+    return alerts, unreachable
