@@ -17,7 +17,7 @@ from milestone_sheets import model
 from milestone_sheets.engine import COLUMN_ATTRS, STATUSES, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
 from milestone_sheets.model import MILESTONES, Header, Record, SheetGrid, TableSpec, cell_ref
-from milestone_sheets.sources.base import Book, CellWrite
+from milestone_sheets.sources.base import Book, CellWrite, RowGuard
 
 GOAL_ATTRS = {
     "Status": "status",
@@ -81,6 +81,12 @@ class Evaluation:
     tasks: TableResult | None = None
 
     @property
+    def guards(self) -> list[RowGuard]:
+        """For a live sheet: the rows' keys as read, and the computed columns, per table."""
+        guards = (guard_of(table) for table in self.tables)
+        return [guard for guard in guards if guard is not None]
+
+    @property
     def tables(self) -> list[TableResult]:
         return [t for t in (self.milestones, self.goals, self.tasks) if t is not None]
 
@@ -92,6 +98,17 @@ class Evaluation:
     @property
     def exit_code(self) -> int:
         return 1 if self.problems else 0
+
+
+def guard_of(table: TableResult) -> RowGuard | None:
+    header = table.header
+    key_field = next((key for key in ("id", "name", "milestone") if key in header.fields), None)
+    if key_field is None:
+        return None
+    key_col = header.fields[key_field]
+    first = header.row + 1
+    keys = {row: table.grid.cell(row, key_col) for row in range(first, len(table.grid.rows))}
+    return RowGuard(table.sheet, key_col, first, keys, tuple(sorted(header.computed.values())))
 
 
 def _header_error(title: str, spec: TableSpec) -> StructureError:
@@ -114,7 +131,8 @@ def _locate(
         raise StructureError(
             f"no worksheet named '{settings.worksheet}' (worksheets: {', '.join(titles)})"
         )
-    milestone_title = by_fold.get((settings.worksheet or MILESTONES.name).strip().lower())
+    preferred = settings.worksheet or getattr(book, "preferred_title", None)
+    milestone_title = by_fold.get((preferred or MILESTONES.name).strip().lower())
     goal_title = by_fold.get(g.GOALS.name.lower())
     task_title = by_fold.get(g.TASKS.name.lower())
     wanted = [t for t in (milestone_title, goal_title, task_title) if t]

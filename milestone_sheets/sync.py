@@ -37,7 +37,9 @@ def sync(source: Source, settings: Settings, as_of: date, *, dry_run: bool = Fal
         if dry_run or not evaluation.writes:
             return SyncResult(evaluation, False, attempt)
         try:
-            source.write(book, evaluation.writes)
+            # Only a live sheet needs the row keys checked again just before writing.
+            guards = evaluation.guards if getattr(source, "needs_guards", False) else []
+            evaluation.sheet_problems += source.write(book, evaluation.writes, guards)
         except SheetChangedError as err:
             if attempt == attempts:
                 raise SheetChangedError(

@@ -192,3 +192,25 @@ def tls_smtp_server(tmp_path, monkeypatch):
                     auth_require_tls=True)  # fmt: skip
     yield server
     server.controller.stop()
+
+
+# --- The Sheets API emulator on 127.0.0.1, driven by the real gspread client -----------
+
+from milestone_sheets.testing.sheets_emulator import SheetsEmulator  # noqa: E402
+
+
+@pytest.fixture
+def sheets():
+    """A running emulator; `sheets.url` is its endpoint."""
+    emulator = SheetsEmulator()
+    emulator.url = emulator.start()
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fast_retries(monkeypatch):
+    """Retries wait milliseconds in tests, not seconds."""
+    from milestone_sheets.sources import google
+
+    monkeypatch.setattr(google.RetryingHTTPClient, "waits", (0.01, 0.02, 0.04, 0.08, 0.16))

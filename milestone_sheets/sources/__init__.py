@@ -12,7 +12,7 @@ __all__ = ["Book", "CellWrite", "Source", "open_source"]
 
 
 def open_source(location: str | None, config: Config, *, backup: bool = False) -> Source:
-    """The source a location names: a workbook path (or, later, a Google Sheet).
+    """The source a location names: a workbook path, a Google Sheets URL or gsheet:KEY.
 
     A SOURCE given on the command line is relative to the current folder; the config's
     [source] location is relative to the config file.
@@ -23,6 +23,10 @@ def open_source(location: str | None, config: Config, *, backup: bool = False) -
                 "no source given: pass SOURCE, or set [source] location in milestone-sheets.toml"
             )
         location = config.resolve(config.source.location)
+    if location.startswith(("http://", "https://", "gsheet:")):
+        from milestone_sheets.sources.google import GoogleSource
+
+        return GoogleSource(location, config)
     from milestone_sheets.sources.excel import ExcelSource
 
     return ExcelSource(Path(location).expanduser(), backup=backup)

@@ -24,6 +24,17 @@ class CellWrite(NamedTuple):
     style_like: int | None = None
 
 
+class RowGuard(NamedTuple):
+    """What must still hold when writing to a live sheet: each data row's key (ID, else
+    name) as it was read, and the computed columns that may have gained a formula."""
+
+    sheet: str
+    key_col: int
+    first_row: int  # 0-based, the first data row
+    keys: dict[int, Any]  # 0-based row -> the key cell as read
+    computed_cols: tuple[int, ...]
+
+
 class Book(Protocol):
     """What a source read: its worksheet titles and their grids."""
 
@@ -44,10 +55,14 @@ class Source(Protocol):
         """Open the source and take a snapshot to compute from."""
         ...
 
-    def write(self, book: Book, writes: Sequence[CellWrite]) -> None:
+    def write(
+        self, book: Book, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
+    ) -> list[str]:
         """Write these cells, unless the source changed since `book` was read.
 
-        Raises SheetChangedError when it did, SourceError when it cannot write.
+        Returns the problems found only now (computed cells that hold a formula, left
+        alone). Raises SheetChangedError when the source changed, SourceError when it
+        cannot be written.
         """
         ...
 

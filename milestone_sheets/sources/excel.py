@@ -25,7 +25,7 @@ import python_calamine
 from milestone_sheets.errors import SheetChangedError, SourceError
 from milestone_sheets.model import SheetGrid, column_letter
 from milestone_sheets.sources import sheetxml, zippkg
-from milestone_sheets.sources.base import CellWrite
+from milestone_sheets.sources.base import CellWrite, RowGuard
 
 EXTENSIONS = (".xlsx", ".xlsm")
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -184,9 +184,12 @@ class ExcelSource:
             raise SourceError(f"{self.path}: cannot read: {err.strerror}") from None
         return ExcelBook(self.path, package, before, titles)
 
-    def write(self, book: ExcelBook, writes: Sequence[CellWrite]) -> None:
+    def write(
+        self, book: ExcelBook, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
+    ) -> list[str]:
+        """Write through the writer, atomically; formulas were already found at read time."""
         if not writes:
-            return
+            return []
         locks = lock_files(self.path)
         if locks:
             raise SourceError(
@@ -211,6 +214,7 @@ class ExcelSource:
             if self.backup:
                 _keep_backup(self.path)
             _replace(temp, self.path)
+            return []
         except OSError as err:
             raise SourceError(
                 f"{self.path}: cannot write: {err.strerror or err}. Nothing was written."
