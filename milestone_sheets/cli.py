@@ -157,13 +157,21 @@ def init(path: Path, force: bool) -> None:
     callback=_parse_as_of,
     help="Status as of this date. Default: today.",
 )
-def demo(folder: Path, as_of: date) -> None:
+@click.option(
+    "--google",
+    is_flag=True,
+    help="Run the demo on a Google Sheet served by the bundled Sheets API emulator on 127.0.0.1.",
+)
+def demo(folder: Path, as_of: date, google: bool) -> None:
     """Make a demo plan in FOLDER (default ./milestone-demo), sync it and show its status.
 
     Example: milestone-sheets demo
     """
     from milestone_sheets.starter import build_workbook, write_config
 
+    if google:
+        _demo_google(as_of)
+        return
     workbook = folder / "milestones.xlsx"
     if workbook.exists():
         click.echo(f"Using the existing demo workbook {workbook}")
@@ -197,6 +205,34 @@ def demo(folder: Path, as_of: date) -> None:
     click.echo(f"Open {report_path.resolve()} for the review-meeting report.")
     click.echo(f"Config: {(folder / 'milestone-sheets.toml').resolve()}")
     click.echo(f"Again: cd {folder} && milestone-sheets sync")
+
+
+def _demo_google(as_of: date) -> None:
+    """The demo against the emulator: the same plan, synced through the real gspread client."""
+    from milestone_sheets.config import parse_config
+    from milestone_sheets.starter import DEMO_KEY, starter_tables
+    from milestone_sheets.testing.sheets_emulator import SheetsEmulator
+
+    emulator = SheetsEmulator()
+    url = emulator.start()
+    try:
+        emulator.add_spreadsheet(DEMO_KEY, starter_tables(as_of), title="Demo plan")
+        config = parse_config({"google": {"endpoint": url}}, Path.cwd())
+        result = sync(open_source(f"gsheet:{DEMO_KEY}", config), _settings(config, None), as_of)
+        evaluation = result.evaluation
+        click.echo(views.to_table(views.status_rows(evaluation.milestones)))
+        click.echo()
+        click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+        click.echo(
+            f"Wrote {len(evaluation.writes)} cells in {len(emulator.requests)} API requests to a Sheets API emulator at {url}."
+        )
+        for line in evaluation.problems:
+            click.echo(f"  {line}")
+        click.echo(
+            "To keep an emulator running for your own config: python -m milestone_sheets.testing.sheets_emulator"
+        )
+    finally:
+        emulator.stop()
 
 
 @main.command()

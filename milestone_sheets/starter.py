@@ -217,3 +217,15 @@ def write_config(folder: Path, workbook: Path) -> Path | None:
         location = str(workbook.resolve())
     path.write_text(STARTER_CONFIG.format(location=location), encoding="utf-8")
     return path
+
+
+DEMO_KEY = "milestone-sheets-demo"
+
+
+def starter_tables(today: date) -> dict[str, list[list[object]]]:
+    """The starter plan as plain rows per worksheet (for a Google Sheet or the emulator)."""
+    return {
+        "Milestones": [MILESTONE_HEADERS[: -len(MILESTONES.computed)]] + _milestones(today),
+        "Goals": [GOAL_HEADERS[:11]] + _goals(today),
+        "Tasks": [TASK_HEADERS[:5]] + _tasks(today),
+    }

@@ -308,3 +308,10 @@ def test_group_ranges_makes_few_rectangles():
     groups = group_ranges(writes)
     assert [(sheet, cells) for sheet, cells, _ in groups] == [("S", "L2:Q4"), ("S", "L201:M201")]
     assert groups[0][2][1] == ["x", "x", None, None, None, ""]  # null keeps a cell, "" empties it
+
+
+def test_demo_on_the_emulator(runner):
+    result = runner.invoke(main, ["demo", "--google"])
+    assert result.exit_code == 0, result.output
+    assert "12 milestones:" in result.output
+    assert "in 4 API requests to a Sheets API emulator at http://127.0.0.1:" in result.output

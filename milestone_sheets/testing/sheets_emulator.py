@@ -716,3 +716,29 @@ class SheetsEmulator:
             "INVALID_ARGUMENT",
             f"Invalid requests[{index}]: the emulator does not implement {kind}",
         )
+
+
+def main() -> None:  # pragma: no cover - an interactive helper
+    """Serve the starter plan on 127.0.0.1 until interrupted, to try a config offline."""
+    import sys
+    import time
+
+    from milestone_sheets.starter import DEMO_KEY, starter_tables
+
+    port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    emulator = SheetsEmulator()
+    url = emulator.start(port)
+    emulator.add_spreadsheet(DEMO_KEY, starter_tables(date.today()), title="Demo plan")
+    print(f"Sheets API emulator at {url}; spreadsheet gsheet:{DEMO_KEY}. Ctrl-C stops it.")
+    print(
+        f'In milestone-sheets.toml: [google] endpoint = "{url}" and [source] location = "gsheet:{DEMO_KEY}"'
+    )
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        emulator.stop()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
