@@ -315,3 +315,31 @@ def test_demo_on_the_emulator(runner):
     assert result.exit_code == 0, result.output
     assert "12 milestones:" in result.output
     assert "in 4 API requests to a Sheets API emulator at http://127.0.0.1:" in result.output
+
+
+def test_ragged_rows_and_an_empty_row_inside_the_data(runner, sheets, config):
+    plan = rows(4)
+    plan.insert(3, [])  # an entirely empty row between milestones
+    plan[1] = plan[1][:6]  # trailing cells missing, as the API drops them
+    sheets.add_spreadsheet(KEY, {"Milestones": plan})
+    result = runner.invoke(main, ["status", "--as-of", AS_OF, "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert [row["row"] for row in json.loads(result.stdout)] == [2, 3, 5, 6]
+    sync(runner)
+    assert set(sheets.values(KEY, "Milestones")[3]) == {""}  # the empty row stays empty
+
+
+def test_report_and_review_agree_with_excel(runner, sheets, config, tmp_path):
+    plan = rows(30)
+    sheets.add_spreadsheet(KEY, {"Milestones": plan})
+    write_xlsx(tmp_path / "plan.xlsx", {"Milestones": plan})
+    for source, name in ((f"gsheet:{KEY}", "google.html"), (str(tmp_path / "plan.xlsx"), "excel.html")):
+        result = runner.invoke(main, ["report", source, "--as-of", AS_OF, "-o", str(tmp_path / name)])
+        assert result.exit_code == 0, result.output
+    import re
+
+    def body(name):
+        page = (tmp_path / name).read_text()
+        return re.sub(r"<title>.*?</title>|<h1>.*?</h1>", "", page)
+
+    assert body("google.html") == body("excel.html")
