@@ -262,9 +262,7 @@ def test_write_failure_leaves_the_workbook_and_no_temp_file(tmp_path, plan_rows,
 def test_xlsm_keeps_its_vba_project(runner, tmp_path, plan_rows):
     import xlsxwriter
 
-    vba = Path(__file__).resolve().parents[2] / "shared" / "reference" / "xlsx" / "vbaProject.bin"
-    if not vba.exists():
-        vba = Path(__file__).parent / "data" / "vbaProject.bin"
+    vba = Path(__file__).parent / "data" / "vbaProject.bin"
     path = tmp_path / "plan.xlsm"
     book = xlsxwriter.Workbook(str(path))
     sheet = book.add_worksheet("Milestones")
