@@ -429,14 +429,17 @@ def _parse_month(_ctx: click.Context, _param: click.Parameter, value: str | None
         raise click.BadParameter(f"'{value}' is not a month in YYYY-MM form") from None
 
 
-@main.command()
-@source_options
-@click.option(
+month_option = click.option(
     "--month",
     metavar="YYYY-MM",
     callback=_parse_month,
     help="The month under review. Default: the month of --as-of.",
 )
+
+
+@main.command()
+@source_options
+@month_option
 @click.option(
     "-o",
     "--output",
@@ -472,12 +475,7 @@ def report(
 
 @main.command()
 @source_options
-@click.option(
-    "--month",
-    metavar="YYYY-MM",
-    callback=_parse_month,
-    help="The month under review. Default: the month of --as-of.",
-)
+@month_option
 @click.option("--owner", metavar="NAME", help="Only this person's review (no digest).")
 @click.option(
     "--outbox",

@@ -333,8 +333,13 @@ def test_report_and_review_agree_with_excel(runner, sheets, config, tmp_path):
     plan = rows(30)
     sheets.add_spreadsheet(KEY, {"Milestones": plan})
     write_xlsx(tmp_path / "plan.xlsx", {"Milestones": plan})
-    for source, name in ((f"gsheet:{KEY}", "google.html"), (str(tmp_path / "plan.xlsx"), "excel.html")):
-        result = runner.invoke(main, ["report", source, "--as-of", AS_OF, "-o", str(tmp_path / name)])
+    for source, name in (
+        (f"gsheet:{KEY}", "google.html"),
+        (str(tmp_path / "plan.xlsx"), "excel.html"),
+    ):
+        result = runner.invoke(
+            main, ["report", source, "--as-of", AS_OF, "-o", str(tmp_path / name)]
+        )
         assert result.exit_code == 0, result.output
     import re
 

@@ -28,6 +28,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from milestone_sheets.model import column_index, column_letter
+
 EPOCH = date(1899, 12, 30)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
@@ -117,20 +119,8 @@ def quota_error(kind: str = "Read") -> ApiError:
 # --- A1 notation --------------------------------------------------------------------------
 
 
-def col_letters(index: int) -> str:
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def col_index(letters: str) -> int:
-    value = 0
-    for char in letters.upper():
-        value = value * 26 + ord(char) - 64
-    return value - 1
+col_letters = column_letter
+col_index = column_index
 
 
 def quote_title(title: str) -> str:
