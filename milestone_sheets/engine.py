@@ -70,7 +70,8 @@ def expected_days(start: date | None, due: date | None, as_of: date) -> tuple[in
     if start is None or due is None or due <= start:
         return None
     total = (due - start).days
-    return min(max((as_of - start).days, 0), total), total
+    elapsed = (as_of - start).days
+    return (0 if elapsed < 0 else total if elapsed > total else elapsed), total
 
 
 def expected_share(start: date | None, due: date | None, as_of: date) -> Fraction | None:

@@ -206,8 +206,7 @@ def _validated_milestones(
     model.check_dates(records, as_of)
     model.check_duplicates(records, MILESTONES, header)
     model.check_references(records, "goal", "Goal", goal_keys)
-    for record in records:
-        model.order_problems(record, MILESTONES)
+    model.order_problems(records, MILESTONES)
     return records
 
 
@@ -223,8 +222,7 @@ def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
         goal_records = model.parse_rows(*goals_found, g.GOALS, settings.date_order)
         model.check_duplicates(goal_records, g.GOALS, goals_found[1])
         g.check_goal_rows(goal_records)
-        for record in goal_records:
-            model.order_problems(record, g.GOALS)
+        model.order_problems(goal_records, g.GOALS)
     goal_keys = _keys(goal_records) if goals_found else None
     records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys)
 
@@ -235,8 +233,8 @@ def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
         model.check_references(task_records, "milestone", "Milestone", _keys(records))
         by_key = _resolve(records)
         counts: dict[int, list[int]] = {}
+        model.order_problems(task_records, g.TASKS)
         for record in task_records:
-            model.order_problems(record, g.TASKS)
             if record.skipped or record.problems:
                 continue
             milestone = by_key[record.values["milestone"].strip().lower()]

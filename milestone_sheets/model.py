@@ -364,7 +364,9 @@ def check_references(
             record.problems.append(Problem(f"{label} '{target}' not found", key))
 
 
-def order_problems(record: Record, spec: TableSpec) -> None:
+def order_problems(records: Iterable[Record], spec: TableSpec) -> None:
     """Problems in the order of the columns they name, so Check reads left to right."""
     rank = {fld.key: index for index, fld in enumerate(spec.fields)}
-    record.problems.sort(key=lambda p: rank.get(p.field or "", len(rank)))
+    for record in records:
+        if len(record.problems) > 1:
+            record.problems.sort(key=lambda p: rank.get(p.field or "", len(rank)))

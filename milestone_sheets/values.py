@@ -259,7 +259,7 @@ def round_float(value: float, places: int, exact: Callable[[], Decimal]) -> floa
     float is too close to a half for its binary error to be ignored."""
     scaled = abs(value) * 10**places
     whole = math.floor(scaled)
-    if abs(scaled - whole - 0.5) <= 1e-9 * max(1.0, scaled):
+    if abs(scaled - whole - 0.5) <= 1e-9 * (scaled if scaled > 1.0 else 1.0):
         return round_half_away(exact(), places)
     rounded = whole + 1 if scaled - whole > 0.5 else whole
     if rounded == 0:

@@ -8,7 +8,10 @@ data and any data descriptor), and deflates only the parts it is asked to replac
 
 from __future__ import annotations
 
+import queue
 import struct
+import threading
+import zlib as stdlib_zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -151,6 +154,47 @@ def rewrite(
     target.write(comment)
 
 
+class _BackgroundDeflate:
+    """CRC and deflate on a second thread while the main thread edits the XML.
+
+    The standard library's zlib releases the GIL on large buffers, so on two cores the
+    compression costs next to nothing; a bounded queue keeps memory flat.
+    """
+
+    def __init__(self, target: BinaryIO, level: int):
+        self.target = target
+        self.level = level
+        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.crc = 0
+        self.size = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="deflate", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        deflater = stdlib_zlib.compressobj(self.level, stdlib_zlib.DEFLATED, -15)
+        try:
+            while (chunk := self.queue.get()) is not None:
+                self.crc = stdlib_zlib.crc32(chunk, self.crc)
+                self.size += len(chunk)
+                self.target.write(deflater.compress(chunk))
+            self.target.write(deflater.flush())
+        except BaseException as err:  # handed to the main thread in close()
+            self.error = err
+            while self.queue.get() is not None:  # drain, so the producer never blocks
+                pass
+
+    def put(self, chunk: bytes) -> None:
+        if chunk:
+            self.queue.put(chunk)
+
+    def close(self) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _write_deflated(
     source: BinaryIO, target: BinaryIO, entry: Entry, transform: Transform, offset: int, level: int
 ) -> bytes:
@@ -162,14 +206,13 @@ def _write_deflated(
     )
     target.write(name)
     data_start = target.tell()
-    deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
-    crc = 0
-    size = 0
-    for chunk in transform(iter_part(source, entry)):
-        crc = zlib.crc32(chunk, crc)
-        size += len(chunk)
-        target.write(deflater.compress(chunk))
-    target.write(deflater.flush())
+    deflate = _BackgroundDeflate(target, level)
+    try:
+        for chunk in transform(iter_part(source, entry)):
+            deflate.put(chunk)
+    finally:
+        deflate.close()
+    crc, size = deflate.crc, deflate.size
     end = target.tell()
     compressed = end - data_start
     if max(size, compressed, offset) >= 0xFFFFFFFF:
