@@ -155,6 +155,7 @@ def compute_goal(
         met = actual is not None and actual >= target
         status = MET if met else (MISSED if as_of > due else ON_TRACK)
         return GoalResult(status=status, milestones=count)
+    assert start is not None, "check_goal_rows makes a paced goal without a start invalid"
     points = checkpoints(start, due, target, checkpoint_days)
     reached = [point for point in points if point.day <= as_of]
     expected = reached[-1].expected if reached else 0.0

@@ -282,11 +282,12 @@ def parse_rows(
     keys = list(columns)
     required = [fld for fld in spec.fields if fld.required]
     records = []
-    for index, cells in enumerate(zip(*columns.values(), strict=True) if columns else []):
-        values = dict(zip(keys, cells, strict=True))
+    rows: Iterable[tuple[Any, ...]] = zip(*columns.values(), strict=True) if columns else []
+    for index, row_values in enumerate(rows):
+        values = dict(zip(keys, row_values, strict=True))
         row_problems = problems.get(index, [])
         record = Record(first + index + 1, values, row_problems)
-        if not row_problems and cells.count(None) == len(cells):
+        if not row_problems and row_values.count(None) == len(row_values):
             record.skipped = True
         elif values.get("owner") is None and _is_summary_row(values, due_cells[index]):
             record.skipped, record.problems = True, []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.formatting.rule import CellIsRule
@@ -222,7 +223,7 @@ def write_config(folder: Path, workbook: Path) -> Path | None:
 DEMO_KEY = "milestone-sheets-demo"
 
 
-def starter_tables(today: date) -> dict[str, list[list[object]]]:
+def starter_tables(today: date) -> dict[str, list[list[Any]]]:
     """The starter plan as plain rows per worksheet (for a Google Sheet or the emulator)."""
     return {
         "Milestones": [MILESTONE_HEADERS[: -len(MILESTONES.computed)]] + _milestones(today),

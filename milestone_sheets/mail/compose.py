@@ -208,12 +208,13 @@ def plan_reviews(
             Review(person.name, person.email or "", review_subject(month, sections), context)
         )
     kept = []
-    for person in unreachable:
-        if wanted and person.name.strip().lower() != wanted:
+    for nobody in unreachable:
+        if wanted and nobody.name.strip().lower() != wanted:
             continue
-        rows = [(r, c) for r, c in evaluation.milestones.rows() if r.row in person.rows]
+        their_rows = set(nobody.rows)
+        rows = [(r, c) for r, c in evaluation.milestones.rows() if r.row in their_rows]
         if any(review_sections(rows, month, sheet, link_of).values()):
-            kept.append(person)
+            kept.append(nobody)
     return reviews, kept
 
 

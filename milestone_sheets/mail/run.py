@@ -167,10 +167,9 @@ def send_mail(
     ledger = Ledger(config.review.state)
     try:
         mailer = SmtpMailer(config.smtp, smtp_password())
-        options = {} if retry_waits is None else {"retry_waits": retry_waits}
         return deliver(
-            plan.outgoing, ledger, mailer, resend=resend,
-            rate_per_minute=config.smtp.rate_per_minute, progress=progress, **options,
+            plan.outgoing, ledger, mailer, resend=resend, rate_per_minute=config.smtp.rate_per_minute,
+            retry_waits=retry_waits, progress=progress,
         )  # fmt: skip
     finally:
         ledger.close()

@@ -56,7 +56,7 @@ class Source(Protocol):
         ...
 
     def write(
-        self, book: Book, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
+        self, book: Any, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
     ) -> list[str]:
         """Write these cells, unless the source changed since `book` was read.
 

@@ -152,7 +152,7 @@ class PackageWriter:
             workbook = zippkg.read_part(source, entries[package.workbook_part])
             calc = set_full_calc_on_load(workbook)
             if calc != workbook:
-                transforms[package.workbook_part] = lambda _chunks: iter([calc])
+                transforms[package.workbook_part] = _replacement(calc)
             with open(target, "wb") as out:
                 zippkg.rewrite(source, out, transforms, self.compress_level)
                 out.flush()
@@ -186,8 +186,17 @@ class PackageWriter:
                     continue
                 extended = extend_table(table_xml, row, headers)
                 if extended is not None:
-                    transforms[part] = lambda _chunks, data=extended: iter([data])
+                    transforms[part] = _replacement(extended)
         return transforms
+
+
+def _replacement(data: bytes) -> zippkg.Transform:
+    """A transform that puts `data` in place of a small part."""
+
+    def transform(_chunks: Iterator[bytes]) -> Iterator[bytes]:
+        return iter([data])
+
+    return transform
 
 
 def _sheet_transform(

@@ -191,7 +191,7 @@ def a1(sheet: Sheet, r0: int, c0: int, r1: int, c1: int) -> str:
 
 # --- values ---------------------------------------------------------------------------------
 
-_OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
+_OPS: dict[type, Callable[..., float]] = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
         ast.USub: operator.neg, ast.UAdd: operator.pos}  # fmt: skip
 
 
