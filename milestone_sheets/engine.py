@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Any
+from typing import Any, NamedTuple
 
 from milestone_sheets.model import Record
 from milestone_sheets.values import round_float, round_half_away, to_decimal
@@ -36,9 +36,11 @@ class StatusSettings:
     checkpoint_days: int = 7
 
 
-@dataclass(frozen=True, slots=True)
-class Computed:
-    """The computed columns of one row (None is a blank cell), plus figures for reports."""
+class Computed(NamedTuple):
+    """The computed columns of one row (None is a blank cell), plus figures for reports.
+
+    A NamedTuple: immutable like a frozen dataclass, and five times cheaper to make.
+    """
 
     status: str | None = None
     days_late: int | None = None
