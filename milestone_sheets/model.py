@@ -10,7 +10,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import zip_longest
 from typing import Any
 
 from milestone_sheets import values as v
@@ -262,9 +261,6 @@ def parse_rows(
     """
     first = header.row + 1
     data = grid.rows[first:]
-    # Transposed once, in C; ragged rows (as the Sheets API sends them) padded with None.
-    by_column = list(zip_longest(*data)) if data else []
-    blank_column: tuple[Any, ...] = (None,) * len(data)
     columns: dict[str, list[Any]] = {}
     problems: dict[int, list[Problem]] = {}
     due_cells: list[Any] = [None] * len(data)
@@ -272,7 +268,8 @@ def parse_rows(
         col = header.fields.get(fld.key)
         if col is None:
             continue
-        cells = list(by_column[col]) if col < len(by_column) else list(blank_column)
+        # Ragged rows (as the Sheets API sends them) read as blank past their end.
+        cells = [row[col] if col < len(row) else None for row in data]
         if fld.key == "due":
             due_cells = cells
         parsed, column_problems = v.parse_column(fld.kind, cells, fld.label, date_order)
