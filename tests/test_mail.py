@@ -344,3 +344,33 @@ def test_a_built_wheel_carries_the_templates(tmp_path):
         "report.html",
     ):
         assert f"milestone_sheets/templates/{template}" in names
+
+
+def test_the_rate_limit_spaces_messages(tmp_path, smtp_server):
+    from email.message import EmailMessage
+
+    from milestone_sheets.config import SmtpConfig
+    from milestone_sheets.mail.ledger import Ledger
+    from milestone_sheets.mail.send import Outgoing, SmtpMailer, deliver
+
+    def message(n):
+        m = EmailMessage()
+        m["From"], m["To"], m["Subject"], m["Message-ID"] = (
+            "plan@example.com",
+            f"p{n}@example.com",
+            "x",
+            f"<{n}@x>",
+        )
+        m.set_content("hello")
+        return m
+
+    waits = []
+    outgoing = [Outgoing("review", f"p{n}@example.com", "2026-06", message(n)) for n in range(4)]
+    mailer = SmtpMailer(
+        SmtpConfig(host="127.0.0.1", port=smtp_server.port, security="none", timeout=5), None
+    )
+    report = deliver(outgoing, Ledger(tmp_path), mailer, rate_per_minute=120, sleep=waits.append)
+    assert len(report.sent) == 4 and len(smtp_server.recorder.messages) == 4
+    # 120 a minute: half a second apart; the first goes at once.
+    assert len(waits) == 4 and waits[0] == 0.0
+    assert all(0.4 < wait <= 0.5 for wait in waits[1:]), waits
