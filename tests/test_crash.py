@@ -38,18 +38,25 @@ def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
 
     outcomes = set()
     work = tmp_path / "plan.xlsx"
+    temp = tmp_path / ".plan.xlsx.milestone-sheets.tmp"
     steps = 10
-    for step in range(1, steps + 1):
+    for step in range(1, steps + 2):
         shutil.copy(original, work)
         child = subprocess.Popen([CLI, "sync", str(work), "--as-of", "2026-06-15"],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-        time.sleep(duration * 1.4 * step / steps)  # from early in the read to past the end
+        if step <= steps:
+            time.sleep(duration * 1.4 * step / steps)  # from early in the read to past the end
+        else:
+            # Last, a kill that surely lands mid-write: as soon as the new file appears.
+            deadline = time.monotonic() + duration * 5
+            while not temp.exists() and time.monotonic() < deadline and child.poll() is None:
+                time.sleep(0.001)
         child.send_signal(signal.SIGKILL)
         child.wait()
         state = digest(work)
         assert state in (old, new), f"kill at step {step} of the run left a broken workbook"
         outcomes.add("old" if state == old else "new")
-        if (tmp_path / ".plan.xlsx.milestone-sheets.tmp").exists():
+        if temp.exists():
             outcomes.add("killed while writing")
         # The next run finishes the job and clears any temporary file the kill left.
         again = subprocess.run(
