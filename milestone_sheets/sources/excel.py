@@ -15,6 +15,7 @@ import re
 import shutil
 import zipfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from itertools import groupby
 from pathlib import Path
@@ -136,18 +137,28 @@ class ExcelBook:
         return {title: self._cache[title] for title in titles}
 
     def _load(self, titles: Sequence[str]) -> None:
+        """Values from python-calamine, formulas from our own scan, side by side.
+
+        calamine's parse releases the GIL for much of its work, so it runs on a second
+        thread while this one scans the worksheet XML for formulas.
+        """
         try:
             workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
-            with open(self.path, "rb") as stream:
+            with open(self.path, "rb") as stream, ThreadPoolExecutor(max_workers=1) as pool:
                 entries = {entry.name: entry for entry in zippkg.read_entries(stream)[0]}
                 for title in titles:
-                    rows = workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+                    values = pool.submit(
+                        lambda name: workbook.get_sheet_by_name(name).to_python(
+                            skip_empty_area=False
+                        ),
+                        title,
+                    )
                     part = self.package.sheet_parts.get(title)
                     scan = sheetxml.FormulaScan(frozenset(), frozenset())
                     if part in entries:
                         scan = sheetxml.scan_formulas(zippkg.iter_part(stream, entries[part]))
                     self._cache[title] = SheetGrid(
-                        title, rows, scan.formula_cells, scan.uncached_cells
+                        title, values.result(), scan.formula_cells, scan.uncached_cells
                     )
         except (python_calamine.CalamineError, zippkg.PackageError, sheetxml.SheetXmlError) as err:
             raise SourceError(f"{self.path}: cannot read the workbook: {err}") from None
