@@ -173,7 +173,7 @@ def _position_without_ref(chunk: bytes, at: int, patterns: _Patterns) -> tuple[i
 
 def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
     """One <c> element for a computed value: numbers as numbers, text as an inline string."""
-    p = prefix.decode()
+    p = prefix.decode() if prefix else ""
     style_attr = f' s="{style.decode()}"' if style is not None else ""
     if value is None:
         return f'<{p}c r="{ref}"{style_attr}/>'.encode() if style is not None else b""
@@ -296,8 +296,7 @@ def _edit_row(
                 break
             at = cell[2]
         pieces.append((at, at, cell_xml(prefix, _letters(col) + row_text, edit.value, style)))
-    if len(pieces) > 1:
-        pieces.sort(key=lambda piece: (piece[0], piece[1]))
+    # Columns ascend and so do cell positions: the pieces are already in body order.
     out = []
     last = 0
     for start, end, replacement in pieces:

@@ -1,0 +1,56 @@
+"""The worksheet XML editor on hand-made rows: only the edited cells change."""
+
+from milestone_sheets.sources.sheetxml import CellEdit, rewrite_sheet, scan_formulas
+
+HEAD = b'<?xml version="1.0"?><worksheet xmlns="main"><dimension ref="A1:E2"/><sheetData>'
+TAIL = b"</sheetData><pageMargins/></worksheet>"
+
+
+def edit(rows: bytes, edits) -> bytes:
+    out = b"".join(rewrite_sheet([HEAD + rows + TAIL], edits))
+    return out[len(HEAD) - len(b'<dimension ref="A1:E2"/><sheetData>') :]
+
+
+def test_replace_insert_and_keep_a_user_cell_between():
+    row = (b'<row r="2" spans="1:5"><c r="A2" t="s"><v>0</v></c><c r="D2" s="4" t="s"><v>1</v></c>'
+           b'<c r="E2" s="7"><f>A2</f><v>3</v></c></row>')  # fmt: skip
+    out = edit(row, {2: {3: CellEdit(3, "Overdue"), 2: CellEdit(2, 5), 5: CellEdit(5, 1.5)}})
+    assert b'<dimension ref="A1:F2"/>' in out
+    assert (b'<row r="2" spans="1:6"><c r="A2" t="s"><v>0</v></c><c r="C2"><v>5</v></c>'
+            b'<c r="D2" s="4" t="inlineStr"><is><t>Overdue</t></is></c>'
+            b'<c r="E2" s="7"><f>A2</f><v>3</v></c><c r="F2"><v>1.5</v></c></row>') in out  # fmt: skip
+
+
+def test_clearing_keeps_the_style_and_drops_an_unstyled_cell():
+    row = (
+        b'<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="3"><v>2</v></c><c r="C2"><v>3</v></c></row>'
+    )
+    out = edit(row, {2: {1: CellEdit(1, None), 2: CellEdit(2, None)}})
+    assert b'<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="3"/></row>' in out
+
+
+def test_rows_without_cells_or_missing_rows_are_created_in_order():
+    rows = b'<row r="1"><c r="A1"><v>1</v></c></row><row r="5"/>'
+    out = edit(rows, {3: {0: CellEdit(0, "x")}, 5: {1: CellEdit(1, 2)}, 9: {0: CellEdit(0, 1)}})
+    assert (b'<row r="1"><c r="A1"><v>1</v></c></row><row r="3"><c r="A3" t="inlineStr"><is><t>x</t></is></c></row>'
+            b'<row r="5"><c r="B5"><v>2</v></c></row><row r="9"><c r="A9"><v>1</v></c></row></sheetData>') in out  # fmt: skip
+
+
+def test_text_is_escaped_and_spaces_kept():
+    out = edit(b'<row r="2"/>', {2: {0: CellEdit(0, " <a> & b ")}})
+    assert b'<t xml:space="preserve"> &lt;a&gt; &amp; b </t>' in out
+
+
+def test_formula_scan_finds_formulas_and_missing_results():
+    rows = (b'<row r="2"><c r="A2"><f>1+1</f><v>2</v></c><c r="B2"><f>1+2</f></c>'
+            b'<c r="C2"><f>1+3</f><v></v></c><c r="D2" t="str"><f>""</f><v></v></c></row>')  # fmt: skip
+    scan = scan_formulas([HEAD + rows + TAIL])
+    assert scan.formula_cells == {(1, 0), (1, 1), (1, 2), (1, 3)}
+    assert scan.uncached_cells == {(1, 1), (1, 2)}
+
+
+def test_a_prefixed_namespace():
+    sheet = (b'<x:worksheet xmlns:x="main"><x:sheetData><x:row r="1"><x:c r="A1"><x:v>1</x:v></x:c></x:row>'
+             b"</x:sheetData></x:worksheet>")  # fmt: skip
+    out = b"".join(rewrite_sheet([sheet], {1: {1: CellEdit(1, "ok")}}))
+    assert b'<x:c r="B1" t="inlineStr"><x:is><x:t>ok</x:t></x:is></x:c></x:row>' in out
