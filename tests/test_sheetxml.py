@@ -54,3 +54,14 @@ def test_a_prefixed_namespace():
              b"</x:sheetData></x:worksheet>")  # fmt: skip
     out = b"".join(rewrite_sheet([sheet], {1: {1: CellEdit(1, "ok")}}))
     assert b'<x:c r="B1" t="inlineStr"><x:is><x:t>ok</x:t></x:is></x:c></x:row>' in out
+
+
+def test_cells_and_rows_without_references():
+    rows = b"<row><c><v>1</v></c></row><row><c><v>2</v></c><c><f>A2</f></c></row>"
+    out = edit(rows, {2: {2: CellEdit(2, "new")}})
+    assert (
+        b'<row><c><v>2</v></c><c><f>A2</f></c><c r="C2" t="inlineStr"><is><t>new</t></is></c></row>'
+        in out
+    )
+    scan = scan_formulas([HEAD + rows + TAIL])
+    assert scan.formula_cells == {(1, 1)} and scan.uncached_cells == {(1, 1)}

@@ -134,7 +134,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             tag_end = chunk.find(b">", start)
             ref = _ATTR_R.search(chunk, start, tag_end)
             if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
-                position = _position_without_ref(chunk, match.start(), patterns)
+                position = _position_without_ref(chunk, start, patterns)
             else:
                 position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
             formulas.add(position)
@@ -156,19 +156,26 @@ def _has_saved_value(
     return b't="str"' in chunk[start:tag_end]
 
 
-def _position_without_ref(chunk: bytes, at: int, patterns: _Patterns) -> tuple[int, int]:
-    """The cell position of a formula in a row whose cells carry no `r` attribute."""
+def _position_without_ref(chunk: bytes, cell_start: int, patterns: _Patterns) -> tuple[int, int]:
+    """The position of the cell starting at `cell_start`, counting rows and cells that carry
+    no `r` attribute from the last ones that do."""
     row_number = 0
     row_start = 0
-    for match in patterns.row_start.finditer(chunk, 0, at):
+    for match in patterns.row_start.finditer(chunk, 0, cell_start):
         ref = _ATTR_R.search(match.group(1))
         row_number = int(ref.group(2)) if ref and ref.group(2) else row_number + 1
         row_start = match.end()
     col = -1
-    for match in patterns.cell.finditer(chunk, row_start, at + 1):
+    for match in patterns.cell.finditer(chunk, row_start, cell_start):
         ref = _ATTR_R.search(match.group(1))
         col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
-    return row_number - 1, max(col, 0)
+    own = patterns.cell.match(chunk, cell_start)
+    ref = _ATTR_R.search(own.group(1)) if own else None
+    if ref and ref.group(1):
+        col = column_index(ref.group(1).decode())
+    else:
+        col += 1
+    return row_number - 1, col
 
 
 def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
