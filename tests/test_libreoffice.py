@@ -69,3 +69,29 @@ def test_libreoffice_reads_the_computed_cells_and_recalculates_user_formulas(
         # =COUNTIF(N:N,"Overdue") was saved as 0 before the sync; LibreOffice recomputes it.
         overdue = next(row for row in sheet if row[0] == "Overdue:")
         assert overdue[1] == "1"
+
+
+def test_a_workbook_saved_by_libreoffice_syncs_too(tmp_path):
+    """LibreOffice writes its own flavour of SpreadsheetML; the writer must take it as well."""
+    import openpyxl
+
+    source = build(tmp_path / "made.xlsx", "formulas_and_totals")
+    profile = tmp_path / "lo-profile"
+    (profile / "user").mkdir(parents=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS)
+    out = tmp_path / "saved"
+    done = subprocess.run(
+        [SOFFICE, "--headless", f"-env:UserInstallation={profile.as_uri()}", "--convert-to", "xlsx",
+         "--outdir", str(out), str(source)],
+        capture_output=True, text=True, timeout=180,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    path = out / "made.xlsx"
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 1, result.output
+    ws = openpyxl.load_workbook(path)["Milestones"]
+    header = [c.value for c in ws[1]]
+    statuses = [ws.cell(row=r, column=header.index("Status") + 1).value for r in range(2, 8)]
+    assert statuses == EXPECTED_STATUS
+    sheet = convert(path, tmp_path / "again")["Milestones"]
+    assert [row[header.index("Status")] for row in sheet[1:7]] == EXPECTED_STATUS
