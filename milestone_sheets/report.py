@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -161,7 +161,7 @@ def _timeline(rows: list[tuple[Any, Any]], as_of: date) -> dict[str, Any]:
     return {"groups": groups, "today": x(as_of), "width": TIMELINE_WIDTH, "ticks": ticks}
 
 
-def _goal_chart(result: Any, values: dict[str, Any], as_of: date) -> dict[str, Any] | None:
+def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str, Any] | None:
     """Expected value at each checkpoint (a step line) and the actual so far (a dot)."""
     points = result.checkpoints
     start, target = values.get("start"), values.get("target")
