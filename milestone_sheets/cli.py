@@ -8,22 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
+
+if TYPE_CHECKING:
+    from milestone_sheets.mail.run import MailPlan
 
 from milestone_sheets import __version__, views
 from milestone_sheets.config import Config, load_config
 from milestone_sheets.engine import STATUSES, StatusSettings
 from milestone_sheets.errors import ConfigError, MilestoneSheetsError
 from milestone_sheets.evaluate import Evaluation, Settings, summarize
-from milestone_sheets.mail.run import (
-    MailPlan,
-    plan_alert_mail,
-    plan_review_mail,
-    send_mail,
-    write_outbox,
-)
 from milestone_sheets.model import cell_ref
 from milestone_sheets.report import Month
 from milestone_sheets.sources import open_source
@@ -347,6 +343,8 @@ def _sync_one(
     _report_problems(evaluation)
     mail_code = 0
     if options.notify and result.written:
+        from milestone_sheets.mail.run import plan_alert_mail
+
         plan = plan_alert_mail(evaluation, config, target.link)
         mail_code = _deliver_plan(plan, config, options.send, False, None, "as alerts")
     if options.dry_run:
@@ -511,6 +509,8 @@ def review(
     target = open_source(source, config)
     evaluation = read_and_evaluate(target, _settings(config, worksheet), as_of)
     _report_problems(evaluation)
+    from milestone_sheets.mail.run import plan_review_mail
+
     month = month or Month.of(as_of)
     plan = plan_review_mail(
         evaluation,
@@ -529,6 +529,8 @@ def _deliver_plan(
     plan: MailPlan, config: Config, send: bool, resend: bool, outbox: Path | None, what: str
 ) -> int:
     """Write or send a mail plan, print who gets what and every failure; the exit code."""
+    from milestone_sheets.mail.run import send_mail, write_outbox
+
     for person in plan.unreachable:
         rows = ", ".join(str(r) for r in person.rows)
         click.echo(f"Not emailed: {person.name} ({person.reason}; rows {rows})")

@@ -27,7 +27,6 @@ from milestone_sheets.engine import (
 )
 from milestone_sheets.evaluate import Evaluation, summarize
 from milestone_sheets.goals import BEHIND, GOAL_STATUSES, MET, MISSED
-from milestone_sheets.templating import environment
 from milestone_sheets.values import round_half_away, to_decimal
 
 STATUS_COLORS = {
@@ -279,5 +278,7 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
 
 def render_report(evaluation: Evaluation, month: Month, title: str, templates: Any = None) -> str:
     """The report as one HTML document."""
+    from milestone_sheets.templating import environment  # Jinja2 only when a report is made
+
     template = environment(templates).get_template("report.html")
     return template.render(**report_context(evaluation, month, title))

@@ -288,7 +288,10 @@ class GoogleSource:
             now = {guard.first_row + i: value for i, value in enumerate(column)}
             if col == guard.key_col:
                 for row, key in guard.keys.items():
-                    if _key_text(now.get(row)) != _key_text(key):
+                    value = now.get(row)
+                    if isinstance(value, str) and value.startswith("="):
+                        continue  # a key made by a formula shows as its formula here
+                    if _key_text(value) != _key_text(key):
                         raise SheetChangedError(
                             f"{guard.sheet}: rows moved while syncing (row {row + 1} held "
                             f"{_key_text(key)!r}, now {_key_text(now.get(row))!r})"

@@ -13,7 +13,6 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 from milestone_sheets.model import column_index, column_letter
 from milestone_sheets.sources import sheetxml, zippkg
@@ -115,7 +114,7 @@ def extend_table(table_xml: bytes, header_row: int, new_columns: Mapping[int, st
         + b'tableColumn id="'
         + str(next_id + i).encode()
         + b'" name='
-        + quoteattr(name).encode("utf-8")
+        + sheetxml.xml_attribute(name).encode("utf-8")
         + b"/>"
         for i, name in enumerate(added)
     )

@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
-from xml.sax.saxutils import escape
 
 from milestone_sheets.model import column_index, column_letter
 
@@ -178,6 +177,21 @@ def _position_without_ref(chunk: bytes, cell_start: int, patterns: _Patterns) ->
     return row_number - 1, col
 
 
+_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+_ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;",
+                               "\r": "&#13;", "\t": "&#9;"})  # fmt: skip
+
+
+def xml_text(text: str) -> str:
+    """Text escaped for an XML element (xml.sax.saxutils would pull in urllib at start-up)."""
+    return text.translate(_XML_ESCAPES)
+
+
+def xml_attribute(text: str) -> str:
+    """Text as a double-quoted XML attribute value."""
+    return '"' + text.translate(_ATTR_ESCAPES) + '"'
+
+
 def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
     """One <c> element for a computed value: numbers as numbers, text as an inline string."""
     p = prefix.decode() if prefix else ""
@@ -190,7 +204,7 @@ def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> 
         return f'<{p}c r="{ref}"{style_attr}><{p}v>{value}</{p}v></{p}c>'.encode()
     if isinstance(value, float):
         return f'<{p}c r="{ref}"{style_attr}><{p}v>{value!r}</{p}v></{p}c>'.encode()
-    text = escape(str(value)).replace("\r", "&#13;")
+    text = xml_text(str(value))
     space = ' xml:space="preserve"' if text != text.strip() else ""
     return (
         f'<{p}c r="{ref}"{style_attr} t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
