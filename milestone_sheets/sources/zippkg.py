@@ -30,8 +30,8 @@ _LFH_SIG = b"PK\x03\x04"
 _DATA_DESCRIPTOR_FLAG = 0x08
 _CHUNK = 1 << 20  # raw copies
 # Compressed bytes per inflate step: worksheet XML inflates about tenfold, so this keeps
-# each piece near two megabytes and the sync's memory flat.
-_INFLATE_CHUNK = 1 << 18
+# each piece near five megabytes and the sync's memory flat.
+_INFLATE_CHUNK = 1 << 19
 
 
 class PackageError(ValueError):
