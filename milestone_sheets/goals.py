@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from milestone_sheets.engine import AT_RISK, DONE, FINISHED, INVALID, ON_TRACK, OVERDUE
-from milestone_sheets.model import Field, Problem, Record, TableSpec
+from milestone_sheets.model import DUE, EMAIL, START, Field, Problem, Record, TableSpec
 from milestone_sheets.values import round_half_away, to_decimal
 
 MET = "Met"
@@ -29,15 +29,9 @@ GOALS = TableSpec(
         Field("name", "Goal", ("Goal", "Name", "Goal name", "Objective", "Title"), "text", True),
         Field("area", "Area", ("Area", "Category"), "text"),
         Field("owner", "Owner", ("Owner", "Person responsible", "Responsible"), "text"),
-        Field("email", "Email", ("Email", "E-mail", "Owner email"), "email"),
-        Field("start", "Start", ("Start", "Start date", "Begins"), "date"),
-        Field(
-            "due",
-            "Due",
-            ("Due", "Due date", "Deadline", "End", "End date", "Target date"),
-            "date",
-            True,
-        ),
+        EMAIL,
+        START,
+        DUE,
         Field("metric", "Metric", ("Metric", "KPI"), "text"),
         Field("target", "Target", ("Target", "Metric target"), "number"),
         Field("actual", "Actual", ("Actual", "Result", "Metric actual"), "number"),

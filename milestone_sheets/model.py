@@ -87,6 +87,13 @@ class TableSpec:
         return next(f for f in self.fields if f.key == key)
 
 
+# Fields that Milestones and Goals share, with the same aliases.
+EMAIL = Field("email", "Email", ("Email", "E-mail", "Owner email"), "email")
+START = Field("start", "Start", ("Start", "Start date", "Begins"), "date")
+DUE = Field(
+    "due", "Due", ("Due", "Due date", "Deadline", "End", "End date", "Target date"), "date", True
+)
+
 MILESTONES = TableSpec(
     name="Milestones",
     fields=(
@@ -99,18 +106,12 @@ MILESTONES = TableSpec(
             "text",
             True,
         ),
-        Field("email", "Email", ("Email", "E-mail", "Owner email"), "email"),
+        EMAIL,
         Field("category", "Category", ("Category", "Type"), "text"),
         Field("department", "Department", ("Department", "Dept", "Team"), "text"),
         Field("goal", "Goal", ("Goal", "Goal ID", "Objective"), "text"),
-        Field("start", "Start", ("Start", "Start date", "Begins"), "date"),
-        Field(
-            "due",
-            "Due",
-            ("Due", "Due date", "Deadline", "End", "End date", "Target date"),
-            "date",
-            True,
-        ),
+        START,
+        DUE,
         Field(
             "completed",
             "Completed",
