@@ -105,9 +105,9 @@ def _report_problems(evaluation: Evaluation) -> None:
 def main(ctx: click.Context, config_path: Path | None) -> None:
     """Keep a milestone plan in a spreadsheet up to date: status, variance, reviews.
 
-    The sheet (an Excel workbook) is the source of truth. milestone-sheets reads it,
-    computes each milestone's status and variance, and writes only those computed
-    columns back.
+    The sheet (an Excel workbook or a Google Sheet) is the source of truth.
+    milestone-sheets reads it, computes each milestone's status and variance, writes only
+    those computed columns back, and sends each owner a monthly review email.
 
     Example: milestone-sheets demo
     """
