@@ -255,10 +255,6 @@ class Record:
     problems: list[Problem] = field(default_factory=list)
     skipped: bool = False
 
-    @property
-    def valid(self) -> bool:
-        return not self.problems
-
     def cell_of(self, header: Header, problem: Problem, sheet: str) -> str:
         """Where a problem shows: `Milestones!G7`."""
         col = header.fields.get(problem.field) if problem.field else None

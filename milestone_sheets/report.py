@@ -90,7 +90,8 @@ class Month:
         return f"{self.year:04d}-{self.month:02d}"
 
 
-def _money(value: float | None) -> str:
+def amount(value: float | None) -> str:
+    """A money amount or metric for display: 12,500 or 12,500.50; blank for None."""
     if value is None:
         return ""
     return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
@@ -111,8 +112,8 @@ def _plan_vs_actual(rows: list[tuple[Any, Any]], key: str) -> list[dict[str, Any
         actual = _sum(v["actual"] for v in values if v.get("actual") is not None)
         both = [v for v in values if v.get("budget") is not None and v.get("actual") is not None]
         variance = _sum(v["actual"] - v["budget"] for v in both) if both else None
-        table.append({"name": name, "count": len(values), "budget": _money(budget),
-                      "actual": _money(actual), "variance": _money(variance),
+        table.append({"name": name, "count": len(values), "budget": amount(budget),
+                      "actual": amount(actual), "variance": amount(variance),
                       "over": variance is not None and variance > 0})  # fmt: skip
     return table
 
@@ -192,7 +193,7 @@ def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str
         "actual": xy(today, actual) if actual is not None else None,
         "today": xy(today, 0)[0],
         "points": [
-            {"day": p.day.isoformat(), "expected": _money(p.expected), "reached": p.day <= as_of}
+            {"day": p.day.isoformat(), "expected": amount(p.expected), "reached": p.day <= as_of}
             for p in points
         ],  # fmt: skip
     }
@@ -217,8 +218,8 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
             "id": values.get("id") or "", "name": values.get("name") or "", "owner": values.get("owner") or "",
             "due": values["due"].isoformat() if values.get("due") else "", "status": computed.status,
             "color": STATUS_COLORS.get(computed.status, "#555"), "days_late": computed.days_late,
-            "budget": _money(values.get("budget")), "actual": _money(values.get("actual")),
-            "variance": _money(computed.budget_variance), "check": computed.check or "",
+            "budget": amount(values.get("budget")), "actual": amount(values.get("actual")),
+            "variance": amount(computed.budget_variance), "check": computed.check or "",
             "row": record.row,
         }  # fmt: skip
 
@@ -233,16 +234,16 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
                 "id": record.values.get("id") or "", "name": record.values.get("name") or "",
                 "owner": record.values.get("owner") or "", "status": result.status,
                 "color": STATUS_COLORS.get(result.status, "#555"), "milestones": result.milestones or "",
-                "target": _money(record.values.get("target")), "actual": _money(record.values.get("actual")),
-                "expected": _money(result.expected_to_date), "gap": _money(result.gap),
+                "target": amount(record.values.get("target")), "actual": amount(record.values.get("actual")),
+                "expected": amount(result.expected_to_date), "gap": amount(result.gap),
                 "next": result.next_checkpoint.isoformat() if result.next_checkpoint else "",
                 "metric": record.values.get("metric") or "", "check": result.check or "",
                 "chart": _goal_chart(result, record.values, as_of),
             })  # fmt: skip
     due_this_month = [item(r, c) for r, c in valid if month.first <= r.values["due"] <= month.last]
     ev = {
-        "PV": _money(figures.pv), "EV": _money(figures.ev), "AC": _money(figures.ac),
-        "SV": _money(figures.sv), "CV": _money(figures.cv),
+        "PV": amount(figures.pv), "EV": amount(figures.ev), "AC": amount(figures.ac),
+        "SV": amount(figures.sv), "CV": amount(figures.cv),
         "SPI": "" if figures.spi is None else f"{figures.spi:.2f}",
         "CPI": "" if figures.cpi is None else f"{figures.cpi:.2f}",
     }  # fmt: skip

@@ -10,7 +10,7 @@ from typing import Any
 from milestone_sheets.engine import AT_RISK, DONE_LATE, FINISHED, INVALID, OVERDUE
 from milestone_sheets.evaluate import Evaluation
 from milestone_sheets.model import Record
-from milestone_sheets.report import STATUS_COLORS, Month, report_context
+from milestone_sheets.report import STATUS_COLORS, Month, amount, report_context
 
 REVIEW_QUESTIONS = (
     "Are you on budget?",
@@ -23,18 +23,6 @@ ALERT_STATUSES = (OVERDUE, AT_RISK, DONE_LATE)
 
 # A link to a row: (sheet, 0-based row, 0-based col) -> URL.
 LinkOf = Callable[[str, int, int], str]
-
-
-def _money(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
-
-
-def _number(value: float | None) -> str:
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _percent(value: float | None) -> str:
@@ -56,16 +44,16 @@ def milestone_line(record: Record, computed: Any, sheet: str, link_of: LinkOf) -
         "due": due.isoformat() if isinstance(due, date) else "",
         "completed": completed.isoformat() if isinstance(completed, date) else "",
         "days_late": "" if computed.days_late is None else computed.days_late,
-        "budget": _money(values.get("budget")),
-        "actual": _money(values.get("actual")),
-        "variance": _money(computed.budget_variance),
+        "budget": amount(values.get("budget")),
+        "actual": amount(values.get("actual")),
+        "variance": amount(computed.budget_variance),
         "variance_pct": _percent(computed.budget_variance_pct),
         "over_budget": (computed.budget_variance or 0) > 0,
         "progress_pct": None if progress is None else round(progress * 100),
         "expected_pct": computed.expected_progress_pct,
         "metric": values.get("metric") or "",
-        "target": _number(values.get("target")),
-        "result": _number(values.get("result")),
+        "target": amount(values.get("target")),
+        "result": amount(values.get("result")),
         "check": computed.check or "",
         "cell": f"{sheet}!A{record.row}",
         "link": link_of(sheet, record.row - 1, 0),

@@ -59,10 +59,5 @@ class Ledger:
             (period, recipient.lower(), kind, key, message_id, now),
         )
 
-    def entries(self) -> list[tuple[str, str, str, str, str, str]]:
-        return self.db.execute(
-            "SELECT period, recipient, kind, key, message_id, sent_at FROM sent ORDER BY rowid"
-        ).fetchall()
-
     def close(self) -> None:
         self.db.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from milestone_sheets.config import Config
+from milestone_sheets.config import Config, is_remote
 from milestone_sheets.errors import ConfigError
 from milestone_sheets.sources.base import Book, CellWrite, Source
 
@@ -23,7 +23,7 @@ def open_source(location: str | None, config: Config, *, backup: bool = False) -
                 "no source given: pass SOURCE, or set [source] location in milestone-sheets.toml"
             )
         location = config.resolve(config.source.location)
-    if location.startswith(("http://", "https://", "gsheet:")):
+    if is_remote(location):
         from milestone_sheets.sources.google import GoogleSource
 
         return GoogleSource(location, config)

@@ -31,7 +31,6 @@ from milestone_sheets.sources.base import CellWrite, RowGuard
 
 EXTENSIONS = (".xlsx", ".xlsm")
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
-_PKG_REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 _OFFICE_DOCUMENT = re.compile(r"/officeDocument$")
 
 
