@@ -20,6 +20,7 @@ from milestone_sheets.config import Config, load_config
 from milestone_sheets.engine import STATUSES, StatusSettings
 from milestone_sheets.errors import ConfigError, MilestoneSheetsError
 from milestone_sheets.evaluate import Evaluation, Settings, summarize
+from milestone_sheets.files import write_atomically
 from milestone_sheets.model import cell_ref
 from milestone_sheets.report import Month
 from milestone_sheets.sources import open_source
@@ -569,9 +570,7 @@ def _write_report(
     from milestone_sheets.report import render_report
 
     html = render_report(evaluation, month, title, config.review.templates)
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_text(html, encoding="utf-8")
-    temp.replace(path)
+    write_atomically(path, html.encode("utf-8"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from pathlib import Path
 from milestone_sheets.config import Config
 from milestone_sheets.errors import ConfigError
 from milestone_sheets.evaluate import Evaluation
+from milestone_sheets.files import write_atomically
 from milestone_sheets.mail.compose import (
     LinkOf,
     Review,
@@ -137,9 +138,7 @@ def write_outbox(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
     paths = []
     for item in outgoing:
         path = folder / _file_name(item)
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_bytes(bytes(item.message))
-        temp.replace(path)
+        write_atomically(path, bytes(item.message))
         paths.append(path)
     return paths
 
