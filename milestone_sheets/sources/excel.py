@@ -17,7 +17,6 @@ import zipfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from itertools import groupby
 from pathlib import Path
 from typing import Any, Protocol
 from xml.etree import ElementTree
@@ -209,8 +208,12 @@ class ExcelSource:
             )
         # CellWrite has the col, value and style_like a cell edit needs: no copy per cell.
         edits: dict[str, dict[int, dict[int, Any]]] = {}
-        for (sheet, row), group in groupby(writes, key=lambda write: (write.sheet, write.row)):
-            edits.setdefault(sheet, {}).setdefault(row + 1, {}).update((w.col, w) for w in group)
+        sheet, row, cells = "", -1, {}
+        for write in writes:  # grouped by sheet and row, one dict per row
+            if write.row != row or write.sheet != sheet:
+                sheet, row = write.sheet, write.row
+                cells = edits.setdefault(sheet, {}).setdefault(row + 1, {})
+            cells[write.col] = write
         temp = self.path.with_name(f".{self.path.name}.milestone-sheets.tmp")
         try:
             self._check_unchanged(book)

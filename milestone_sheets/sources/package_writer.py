@@ -132,7 +132,9 @@ def _widen(ref: str, extra: int) -> str:
 class PackageWriter:
     """Writes computed cells by editing the workbook package; see the module docstring."""
 
-    compress_level = 6
+    # zlib-ng's level 4 deflates a large sheet about twice as fast as zlib's default
+    # level 6, for a part some 4% larger: fast enough to keep up with the XML editing.
+    compress_level = 4
 
     def write(
         self,

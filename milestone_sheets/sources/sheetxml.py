@@ -53,6 +53,11 @@ class _Patterns:
         self.sheet_data = re.compile(rb"<" + p + rb"sheetData\b[^>]*?(/?)>")
         self.dimension = re.compile(rb"(<" + p + rb"dimension\b[^>]*?\bref=\")([^\"]*)(\")")
         self.prefix = prefix
+        self.prefix_text = prefix.decode()
+        self.cell_open = b"<" + prefix + b"c"
+        self.cell_close = b"</" + prefix + b"c>"
+        # A row's start tag, its reference caught directly where it is the first attribute.
+        self.row_tag = re.compile(rb"<" + p + rb'row\b(?:\s+r="(\d+)")?([^>]*?)(/?)>')
 
 
 _ATTR_R = re.compile(rb'\br="([A-Z]+)?(\d+)?"')
@@ -192,25 +197,6 @@ def xml_attribute(text: str) -> str:
     return '"' + text.translate(_ATTR_ESCAPES) + '"'
 
 
-def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
-    """One <c> element for a computed value: numbers as numbers, text as an inline string."""
-    p = prefix.decode() if prefix else ""
-    style_attr = f' s="{style.decode()}"' if style is not None else ""
-    if value is None:
-        return f'<{p}c r="{ref}"{style_attr}/>'.encode() if style is not None else b""
-    if isinstance(value, bool):
-        raise TypeError("computed cells hold no booleans")
-    if isinstance(value, int):
-        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value}</{p}v></{p}c>'.encode()
-    if isinstance(value, float):
-        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value!r}</{p}v></{p}c>'.encode()
-    text = xml_text(str(value))
-    space = ' xml:space="preserve"' if text != text.strip() else ""
-    return (
-        f'<{p}c r="{ref}"{style_attr} t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
-    ).encode()
-
-
 class FormulaCellError(SheetXmlError):
     """A write aimed at a cell holding a formula; the caller should never ask for it."""
 
@@ -226,16 +212,47 @@ def _letters(col: int) -> str:
     return letters
 
 
+_COLUMNS: dict[bytes, int] = {}
+
+
+def _column_of(letters: bytes) -> int:
+    """0-based column of reference letters, cached (a row has few distinct columns)."""
+    col = _COLUMNS.get(letters)
+    if col is None:
+        col = _COLUMNS[letters] = column_index(letters.decode())
+    return col
+
+
 _Cell = tuple[int, int, int, bytes | None]  # column, start, end, style index
+# The reference as a cell's first attribute, as spreadsheet applications write it.
+_FIRST_REF = re.compile(rb'\s+r="([A-Z]+)\d*"')
 
 
-def _all_cells(body: bytes, patterns: _Patterns) -> list[_Cell]:
+def _cell_at(
+    chunk: bytes, start: int, end: int, patterns: _Patterns
+) -> tuple[int, int, bytes | None, bool] | None:
+    """(end, column or -1 without a reference, style, has a reference) of the cell at `start`."""
+    match = patterns.cell.match(chunk, start, end)
+    if match is None:
+        return None
+    attrs = match.group(1)
+    first = _FIRST_REF.match(attrs)
+    if first is not None:
+        col = _column_of(first.group(1))
+    else:
+        ref = _ATTR_R.search(attrs)
+        col = _column_of(ref.group(1)) if ref and ref.group(1) else -1
+    style = _ATTR_S.search(attrs) if b's="' in attrs else None
+    return match.end(), col, style.group(1) if style else None, col >= 0
+
+
+def _all_cells(chunk: bytes, start: int, end: int, patterns: _Patterns) -> list[_Cell]:
     """Every cell of a row body, counting columns where a cell has no `r` attribute."""
     cells = []
     col = -1
-    for match in patterns.cell.finditer(body):
+    for match in patterns.cell.finditer(chunk, start, end):
         ref = _ATTR_R.search(match.group(1))
-        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
+        col = _column_of(ref.group(1)) if ref and ref.group(1) else col + 1
         style = _ATTR_S.search(match.group(1))
         cells.append((col, match.start(), match.end(), style.group(1) if style else None))
     return cells
@@ -244,7 +261,9 @@ def _all_cells(body: bytes, patterns: _Patterns) -> list[_Cell]:
 _CELL_NAME_END = frozenset(b" \t\r\n>/")
 
 
-def _cells_from(body: bytes, patterns: _Patterns, min_col: int) -> list[_Cell] | None:
+def _cells_from(
+    chunk: bytes, body_start: int, body_end: int, patterns: _Patterns, min_col: int
+) -> list[_Cell] | None:
     """The cells at or right of `min_col`, plus the one just before, found from the end.
 
     Computed columns sit at the right of a row, so this reads a handful of cells instead
@@ -252,90 +271,128 @@ def _cells_from(body: bytes, patterns: _Patterns, min_col: int) -> list[_Cell] |
     from the left).
     """
     cells: list[_Cell] = []
-    opening = b"<" + patterns.prefix + b"c"
-    pos = len(body)
-    while pos > 0:
-        start = body.rfind(opening, 0, pos)
+    opening = patterns.cell_open
+    skip = len(opening)
+    pos = body_end
+    while pos > body_start:
+        start = chunk.rfind(opening, body_start, pos)
         if start < 0:
             break
         pos = start
-        if body[start + len(opening)] not in _CELL_NAME_END:
+        if chunk[start + skip] not in _CELL_NAME_END:
             continue  # <col ...>, <color .../> and the like
-        match = patterns.cell.match(body, start)
-        if match is None:
+        found = _cell_at(chunk, start, body_end, patterns)
+        if found is None:
             continue
-        ref = _ATTR_R.search(match.group(1))
-        if not (ref and ref.group(1)):
+        end, col, style, has_ref = found
+        if not has_ref:
             return None
-        col = column_index(ref.group(1).decode())
-        style = _ATTR_S.search(match.group(1))
-        cells.append((col, start, match.end(), style.group(1) if style else None))
+        cells.append((col, start, end, style))
         if col < min_col:
             break
     cells.reverse()
     return cells
 
 
+def _render(p: str, ref: str, value: CellValue, style: bytes | None) -> str:
+    """One <c> element for a computed value: numbers as numbers, text as an inline string."""
+    style_attr = f' s="{style.decode()}"' if style is not None else ""
+    kind = type(value)
+    if kind is str:
+        text = value.translate(_XML_ESCAPES)  # type: ignore[union-attr]
+        space = ' xml:space="preserve"' if text != text.strip() else ""
+        return f'<{p}c r="{ref}"{style_attr} t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
+    if kind is float:
+        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value!r}</{p}v></{p}c>'
+    if kind is int:
+        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value}</{p}v></{p}c>'
+    if value is None:
+        return f'<{p}c r="{ref}"{style_attr}/>' if style is not None else ""
+    if isinstance(value, bool):
+        raise TypeError("computed cells hold no booleans")
+    if isinstance(value, (int, float)):  # subclasses: render as the plain number
+        return _render(p, ref, (float if isinstance(value, float) else int)(value), style)
+    return _render(p, ref, str(value), style)
+
+
+def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
+    """One <c> element for a computed value: numbers as numbers, text as an inline string."""
+    return _render(prefix.decode(), ref, value, style).encode()
+
+
 def _edit_row(
-    row_xml: bytes, row_number: int, edits: Mapping[int, CellEdit], patterns: _Patterns
+    chunk: bytes,
+    tag: re.Match[bytes],
+    row_end: int,
+    row_number: int,
+    edits: Mapping[int, CellEdit],
+    patterns: _Patterns,
 ) -> bytes:
-    """Replace or insert the edited cells of one <row> element."""
-    start_tag = patterns.row_start.match(row_xml)
-    assert start_tag is not None
-    if start_tag.group(2):  # <row .../>: open it up
-        open_tag = row_xml[: start_tag.end() - 2].rstrip() + b">"
-        body, closing = b"", patterns.row_end
+    """The <row> element that starts with `tag` and ends at `row_end`, its cells edited."""
+    if tag.group(3):  # <row .../>: open it up
+        open_tag = chunk[tag.start() : tag.end() - 2].rstrip() + b">"
+        body_start = body_end = tag.end()
     else:
-        open_tag = row_xml[: start_tag.end()]
-        body = row_xml[start_tag.end() : len(row_xml) - len(patterns.row_end)]
-        closing = patterns.row_end
-    first_edit = min(edits)
-    cells = _cells_from(body, patterns, first_edit)
+        open_tag = chunk[tag.start() : tag.end()]
+        body_start, body_end = tag.end(), row_end - len(patterns.row_end)
+    columns = sorted(edits)
+    cells = _cells_from(chunk, body_start, body_end, patterns, columns[0])
     if cells is None:
-        cells = _all_cells(body, patterns)
+        cells = _all_cells(chunk, body_start, body_end, patterns)
     by_col = {cell[0]: cell for cell in cells}
     row_text = str(row_number)
-    prefix = patterns.prefix
-    pieces: list[tuple[int, int, bytes]] = []  # (start, end, replacement) over body
-    for col in sorted(edits):
+    p = patterns.prefix_text
+    pieces: list[tuple[int, int, str]] = []  # (start, end, new cell) in row order
+    for col in columns:
         edit = edits[col]
         existing = by_col.get(col)
         if existing is not None:
             _, start, end, style = existing
-            if patterns.formula.search(body, start, end):
+            if patterns.formula.search(chunk, start, end):
                 raise FormulaCellError(f"{_letters(col)}{row_text} holds a formula")
-            pieces.append(
-                (start, end, cell_xml(prefix, _letters(col) + row_text, edit.value, style))
-            )
+            pieces.append((start, end, _render(p, _letters(col) + row_text, edit.value, style)))
             continue
         if edit.value is None:
             continue
         style = by_col[edit.style_like][3] if edit.style_like in by_col else None
-        at = len(body) if not cells else cells[0][1]
+        at = body_start if not cells else cells[0][1]
         for cell in cells:
             if cell[0] >= col:
                 break
             at = cell[2]
-        pieces.append((at, at, cell_xml(prefix, _letters(col) + row_text, edit.value, style)))
-    # Columns ascend and so do cell positions: the pieces are already in body order.
+        pieces.append((at, at, _render(p, _letters(col) + row_text, edit.value, style)))
+    # Columns ascend and so do cell positions: the pieces are already in row order, and
+    # neighbouring ones (cells appended together) are encoded in one go.
     out = []
-    last = 0
-    for start, end, replacement in pieces:
-        out.append(body[last:start])
-        out.append(replacement)
+    last = body_start
+    text: list[str] = []
+    for start, end, rendered in pieces:
+        if start != last:
+            if text:
+                out.append("".join(text).encode())
+                text = []
+            out.append(chunk[last:start])
+        text.append(rendered)
         last = end
-    out.append(body[last:])
+    if text:
+        out.append("".join(text).encode())
+    out.append(chunk[last:body_end])
+    if b"spans=" in open_tag:
+        open_tag = _widen_spans(open_tag, edits)
+    return open_tag + b"".join(out) + patterns.row_end
+
+
+def _widen_spans(open_tag: bytes, edits: Mapping[int, CellEdit]) -> bytes:
     spans = _ATTR_SPANS.search(open_tag)
-    if spans:
-        low, high = int(spans.group(1)), int(spans.group(2))
-        new_high = max([high] + [e.col + 1 for e in edits.values() if e.value is not None])
-        if new_high != high:
-            open_tag = (
-                open_tag[: spans.start()]
-                + f'spans="{low}:{new_high}"'.encode()
-                + open_tag[spans.end() :]
-            )
-    return open_tag + b"".join(out) + closing
+    if not spans:
+        return open_tag
+    low, high = int(spans.group(1)), int(spans.group(2))
+    new_high = max([high] + [e.col + 1 for e in edits.values() if e.value is not None])
+    if new_high == high:
+        return open_tag
+    return (
+        open_tag[: spans.start()] + f'spans="{low}:{new_high}"'.encode() + open_tag[spans.end() :]
+    )
 
 
 def _new_row(row_number: int, edits: Mapping[int, CellEdit], patterns: _Patterns) -> bytes:
@@ -367,19 +424,77 @@ def _extend_dimension(head: bytes, patterns: _Patterns, max_row: int, max_col: i
     return head[: match.start(2)] + new_ref.encode() + head[match.end(2) :]
 
 
+_NO_ROW = 1 << 62  # past any row a sheet can have
+
+
+def _extent(edits: Mapping[int, Mapping[int, CellEdit]]) -> tuple[int, int]:
+    """The last row and the last column (1-based, 0-based) that get a value; -1 if none.
+
+    Searched from the end: the last rows and columns nearly always hold a value, so this
+    looks at a handful of edits rather than all of them.
+    """
+    max_row = next(
+        (row for row in sorted(edits, reverse=True)
+         if any(edit.value is not None for edit in edits[row].values())),
+        -1,
+    )  # fmt: skip
+    columns = sorted(set().union(*edits.values()), reverse=True)
+    max_col = next(
+        (col for col in columns
+         if any(col in cells and cells[col].value is not None for cells in edits.values())),
+        -1,
+    )  # fmt: skip
+    return max_row, max_col
+
+
+def _only_cell_left(chunk: bytes, cell: int, end: int, patterns: _Patterns) -> bool:
+    """Is the cell starting at `cell` the last element before `end` (no extLst after it)?"""
+    tag_end = chunk.find(b">", cell, end)
+    if tag_end < 0:
+        return False
+    if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
+        return tag_end + 1 == end
+    close = chunk.find(patterns.cell_close, tag_end, end)
+    return close >= 0 and close + len(patterns.cell_close) == end
+
+
+def _appended(
+    p: str,
+    row_text: str,
+    row_edits: Mapping[int, CellEdit],
+    rendered: dict[tuple[int, type, CellValue], tuple[str, str]],
+) -> bytes:
+    """New cells for the end of a row, in column order.
+
+    Texts and whole numbers repeat (a status, days late), so each is rendered once per
+    column and only the row number is put in; floats are rendered each time.
+    """
+    parts = []
+    for col in sorted(row_edits):
+        value = row_edits[col].value
+        if value is None:
+            continue
+        if type(value) is float:
+            parts.append(_render(p, _letters(col) + row_text, value, None))
+            continue
+        key = (col, type(value), value)
+        pair = rendered.get(key)
+        if pair is None:
+            head, _, tail = _render(p, _letters(col) + "\0", value, None).partition("\0")
+            pair = rendered[key] = (head, tail)
+        parts += (pair[0], row_text, pair[1])
+    return "".join(parts).encode()
+
+
 def rewrite_sheet(
     chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, CellEdit]]
 ) -> Iterator[bytes]:
     """Apply cell edits keyed by 1-based row number, streaming the part through."""
     stream = _SheetStream(chunks)
     head, patterns, empty = stream.head()
-    written = [
-        (row, e.col) for row, cols in edits.items() for e in cols.values() if e.value is not None
-    ]
-    if written:
-        head = _extend_dimension(
-            head, patterns, max(r for r, _ in written), max(c for _, c in written)
-        )
+    max_row, max_col = _extent(edits)
+    if max_row >= 0:
+        head = _extend_dimension(head, patterns, max_row, max_col)
     pending = sorted(edits)
     if empty:
         tag = re.search(rb"<(\w+:)?sheetData\b[^>]*?/>$", head)
@@ -391,30 +506,61 @@ def rewrite_sheet(
         return
     yield head
     next_index = 0
+    next_row = pending[0] if pending else _NO_ROW
     row_number = 0
+    row_end = patterns.row_end
+    p = patterns.prefix_text
+    last_cell = patterns.cell_open + b' r="'
+    cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
+    rendered: dict[tuple[int, type, CellValue], tuple[str, str]] = {}
     for chunk in stream.rows(patterns):
         out = []
         last = 0
-        for match in patterns.row_start.finditer(chunk):
-            ref = _ATTR_R.search(match.group(1))
-            row_number = int(ref.group(2)) if ref and ref.group(2) else row_number + 1
-            while next_index < len(pending) and pending[next_index] < row_number:
+        for match in patterns.row_tag.finditer(chunk):
+            ref = match.group(1)
+            if ref is not None:
+                row_number = int(ref)
+            else:
+                other = _ATTR_R.search(match.group(2))
+                row_number = int(other.group(2)) if other and other.group(2) else row_number + 1
+            if row_number < next_row:
+                continue
+            while next_row < row_number:  # rows to create before this one
                 out.append(chunk[last : match.start()])
                 last = match.start()
-                out.append(_new_row(pending[next_index], edits[pending[next_index]], patterns))
+                out.append(_new_row(next_row, edits[next_row], patterns))
                 next_index += 1
-            if next_index < len(pending) and pending[next_index] == row_number:
-                end = match.end() if match.group(2) else chunk.find(patterns.row_end, match.end())
-                if end < 0:
-                    raise SheetXmlError(f"row {row_number} is not closed")
-                if not match.group(2):
-                    end += len(patterns.row_end)
+                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+            if next_row == row_number:
+                row_edits = edits[row_number]
+                if match.group(3):
+                    end = match.end()
+                else:
+                    end = chunk.find(row_end, match.end())
+                    if end < 0:
+                        raise SheetXmlError(f"row {row_number} is not closed")
+                    # The common case, a first sync: every edit is a new cell right of the
+                    # row's last cell, so the new cells go just before </row>.
+                    cell = chunk.rfind(last_cell, match.end(), end)
+                    ref = cell_ref.match(chunk, cell) if cell >= 0 else None
+                    if (
+                        ref is not None
+                        and _column_of(ref.group(1)) < min(row_edits)
+                        and _only_cell_left(chunk, cell, end, patterns)
+                        and b"spans=" not in chunk[match.start() : match.end()]
+                    ):
+                        out.append(chunk[last:end])
+                        out.append(_appended(p, str(row_number), row_edits, rendered))
+                        last = end
+                        next_index += 1
+                        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                        continue
+                    end += len(row_end)
                 out.append(chunk[last : match.start()])
-                out.append(
-                    _edit_row(chunk[match.start() : end], row_number, edits[row_number], patterns)
-                )
+                out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
                 last = end
                 next_index += 1
+                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
         out.append(chunk[last:])
         yield b"".join(out)
     yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:])

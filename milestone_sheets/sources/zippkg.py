@@ -11,7 +11,6 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-import zlib as stdlib_zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -160,8 +159,8 @@ def rewrite(
 class _BackgroundDeflate:
     """CRC and deflate on a second thread while the main thread edits the XML.
 
-    The standard library's zlib releases the GIL on large buffers, so on two cores the
-    compression costs next to nothing; a bounded queue keeps memory flat.
+    zlib (zlib-ng where installed) releases the GIL while it works on a buffer, so on
+    two cores the compression runs beside the editing; a bounded queue keeps memory flat.
     """
 
     def __init__(self, target: BinaryIO, level: int):
@@ -175,10 +174,10 @@ class _BackgroundDeflate:
         self.thread.start()
 
     def _run(self) -> None:
-        deflater = stdlib_zlib.compressobj(self.level, stdlib_zlib.DEFLATED, -15)
+        deflater = zlib.compressobj(self.level, zlib.DEFLATED, -15)
         try:
             while (chunk := self.queue.get()) is not None:
-                self.crc = stdlib_zlib.crc32(chunk, self.crc)
+                self.crc = zlib.crc32(chunk, self.crc)
                 self.size += len(chunk)
                 self.target.write(deflater.compress(chunk))
             self.target.write(deflater.flush())
