@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from milestone_sheets import values as v
@@ -293,12 +294,15 @@ def parse_rows(
     columns: dict[str, list[Any]] = {}
     problems: dict[int, list[Problem]] = {}
     due_cells: list[Any] = [None] * len(data)
+    width = min(map(len, data), default=0)  # every row has at least this many cells
     for fld in spec.fields:
         col = header.fields.get(fld.key)
         if col is None:
             continue
-        # Ragged rows (as the Sheets API sends them) read as blank past their end.
-        cells = [row[col] if col < len(row) else None for row in data]
+        if col < width:
+            cells = list(map(itemgetter(col), data))
+        else:  # ragged rows (as the Sheets API sends them) read as blank past their end
+            cells = [row[col] if col < len(row) else None for row in data]
         if fld.key == "due":
             due_cells = cells
         parsed, column_problems = v.parse_column(fld.kind, cells, fld.label, date_order)
@@ -310,20 +314,23 @@ def parse_rows(
         for index, message in column_problems.items():
             problems.setdefault(index, []).append(Problem(message, fld.key))
     positions = {key: position for position, key in enumerate(columns)}
-    required = [fld for fld in spec.fields if fld.required]
+    required = [(fld, positions.get(fld.key)) for fld in spec.fields if fld.required]
     records = []
     rows: Iterable[tuple[Any, ...]] = zip(*columns.values(), strict=True) if columns else []
     for index, row_values in enumerate(rows):
         values = RowValues(row_values, positions)
-        row_problems = problems.get(index, [])
+        row_problems = problems.get(index)
+        if row_problems is None:
+            row_problems = []
+            if row_values.count(None) == len(row_values):
+                records.append(Record(first + index + 1, values, row_problems, True))
+                continue
         record = Record(first + index + 1, values, row_problems)
-        if not row_problems and row_values.count(None) == len(row_values):
-            record.skipped = True
-        elif values.get("owner") is None and _is_summary_row(values, due_cells[index]):
+        if values.get("owner") is None and _is_summary_row(values, due_cells[index]):
             record.skipped, record.problems = True, []
         else:
-            for fld in required:
-                if values.get(fld.key) is None and not any(
+            for fld, position in required:
+                if (position is None or row_values[position] is None) and not any(
                     p.field == fld.key for p in row_problems
                 ):
                     row_problems.append(Problem(f"{fld.label} is missing", fld.key))

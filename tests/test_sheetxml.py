@@ -1,6 +1,13 @@
 """The worksheet XML editor on hand-made rows: only the edited cells change."""
 
-from milestone_sheets.sources.sheetxml import CellEdit, rewrite_sheet, scan_formulas
+import pytest
+
+from milestone_sheets.sources.sheetxml import (
+    CellEdit,
+    FormulaCellError,
+    rewrite_sheet,
+    scan_formulas,
+)
 
 HEAD = b'<?xml version="1.0"?><worksheet xmlns="main"><dimension ref="A1:E2"/><sheetData>'
 TAIL = b"</sheetData><pageMargins/></worksheet>"
@@ -65,3 +72,49 @@ def test_cells_and_rows_without_references():
     )
     scan = scan_formulas([HEAD + rows + TAIL])
     assert scan.formula_cells == {(1, 1)} and scan.uncached_cells == {(1, 1)}
+
+
+def test_appending_after_an_empty_last_cell_and_repeated_values():
+    rows = b'<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="3"/></row><row r="3"><c r="A3"><v>2</v></c></row>'
+    out = edit(
+        rows,
+        {
+            2: {2: CellEdit(2, "On track"), 3: CellEdit(3, 1), 4: CellEdit(4, None)},
+            3: {2: CellEdit(2, "On track"), 3: CellEdit(3, 1.0), 4: CellEdit(4, "a < b")},
+        },
+    )
+    assert (b'<row r="2"><c r="A2"><v>1</v></c><c r="B2" s="3"/>'
+            b'<c r="C2" t="inlineStr"><is><t>On track</t></is></c><c r="D2"><v>1</v></c></row>'
+            b'<row r="3"><c r="A3"><v>2</v></c><c r="C3" t="inlineStr"><is><t>On track</t></is></c>'
+            b'<c r="D3"><v>1.0</v></c><c r="E3" t="inlineStr"><is><t>a &lt; b</t></is></c></row>') in out  # fmt: skip
+
+
+def test_new_cells_go_before_a_row_extension():
+    row = b'<row r="2"><c r="A2"><v>1</v></c><extLst><ext uri="u"/></extLst></row>'
+    out = edit(row, {2: {1: CellEdit(1, 7)}})
+    assert (
+        b'<c r="A2"><v>1</v></c><c r="B2"><v>7</v></c><extLst><ext uri="u"/></extLst></row>' in out
+    )
+
+
+def test_replacing_cells_laid_out_with_whitespace_between_them():
+    row = (b'<row r="2">\n  <c r="A2"><v>1</v></c>\n  <c r="B2" s="5" t="inlineStr"><is><t>Old</t></is></c>\n'
+           b'  <c r="C2" s="6"><v>3</v></c>\n</row>')  # fmt: skip
+    out = edit(row, {2: {1: CellEdit(1, "New"), 2: CellEdit(2, 4)}})
+    assert (b'<row r="2">\n  <c r="A2"><v>1</v></c>\n  <c r="B2" s="5" t="inlineStr"><is><t>New</t></is></c>\n'
+            b'  <c r="C2" s="6"><v>4</v></c>\n</row>') in out  # fmt: skip
+
+
+def test_a_formula_in_an_edited_cell_is_refused():
+    row = b'<row r="2"><c r="A2"><v>1</v></c><c r="B2"><f>A2*2</f><v>2</v></c></row>'
+    with pytest.raises(FormulaCellError, match="B2"):
+        edit(row, {2: {1: CellEdit(1, 5)}})
+
+
+def test_appending_widens_the_row_spans_as_excel_writes_them():
+    rows = (b'<row r="2" spans="1:2" x14ac:dyDescent="0.25"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c></row>'
+            b'<row r="3" spans="1:2"><c r="A3"><v>1</v></c></row>')  # fmt: skip
+    out = edit(rows, {2: {3: CellEdit(3, "x"), 4: CellEdit(4, None)}, 3: {1: CellEdit(1, 5)}})
+    assert (b'<row r="2" spans="1:4" x14ac:dyDescent="0.25"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c>'
+            b'<c r="D2" t="inlineStr"><is><t>x</t></is></c></row>'
+            b'<row r="3" spans="1:2"><c r="A3"><v>1</v></c><c r="B3"><v>5</v></c></row>') in out  # fmt: skip

@@ -175,3 +175,43 @@ def test_round_half_away_from_zero(value, places, expected):
 )
 def test_task_done(raw, expected):
     assert v.parse_done(raw, "Done") == expected
+
+
+# Every kind of cell a source can deliver, for checking the column parser against the
+# scalar one: the fast paths must give exactly the same values and messages.
+MIXED_CELLS = [
+    None, "", " ", "  -  ", "n/a", "TBD", "?", "abc", "  padded  ", "Done", "Marketing & Sales",
+    0, 5, -3, 0.0, 0.5, 1.0, 1.5, 45.0, 100.0, 150.0, -0.25, 12500.75, float("nan"),
+    True, False, date(2026, 3, 1), datetime(2026, 3, 1, 14, 30),
+    "2026-01-02", "02/01/2026", "31/02/2026", "next friday", "45%", "0.4", "150%",
+    "$12,500", "12.5k", "EUR 3M", "(200)", "-5", "a@b.co", " a@b.co ", "bad@", "a@b.co\nBcc: x@y.z",
+    "yes", "No", "x", "done",
+]  # fmt: skip
+
+
+def _scalar(kind: str, cell, label: str):
+    parsers = {
+        "text": lambda c: v.parse_text(c),
+        "date": lambda c: v.parse_date(c, label),
+        "money": lambda c: v.parse_money(c, label),
+        "number": lambda c: v.parse_number(c, label),
+        "fraction": lambda c: v.parse_fraction(c, label),
+        "email": lambda c: v.parse_email(c, label),
+        "done": lambda c: v.parse_done(c, label),
+    }
+    try:
+        return parsers[kind](cell), None
+    except v.ValueProblem as problem:
+        return None, str(problem)
+
+
+@pytest.mark.parametrize("kind", ["text", "date", "money", "number", "fraction", "email", "done"])
+def test_column_parser_matches_the_scalar_parsers(kind):
+    values, problems = v.parse_column(kind, list(MIXED_CELLS), "Field")
+    for index, cell in enumerate(MIXED_CELLS):
+        expected, message = _scalar(kind, cell, "Field")
+        got = values[index]
+        assert (got, problems.get(index)) == (expected, message) or (
+            got != got and expected != expected  # NaN stays NaN
+        ), f"{kind} {cell!r}"
+        assert type(got) is type(expected), f"{kind} {cell!r}"

@@ -223,15 +223,15 @@ def _column_of(letters: bytes) -> int:
     return col
 
 
-_Cell = tuple[int, int, int, bytes | None]  # column, start, end, style index
+_Cell = tuple[int, int, int, int]  # column, start, end, end of the start tag
 # The reference as a cell's first attribute, as spreadsheet applications write it.
 _FIRST_REF = re.compile(rb'\s+r="([A-Z]+)\d*"')
 
 
 def _cell_at(
     chunk: bytes, start: int, end: int, patterns: _Patterns
-) -> tuple[int, int, bytes | None, bool] | None:
-    """(end, column or -1 without a reference, style, has a reference) of the cell at `start`."""
+) -> tuple[int, int, int] | None:
+    """(end, column or -1 without a reference, end of the start tag) of the cell at `start`."""
     match = patterns.cell.match(chunk, start, end)
     if match is None:
         return None
@@ -242,8 +242,13 @@ def _cell_at(
     else:
         ref = _ATTR_R.search(attrs)
         col = _column_of(ref.group(1)) if ref and ref.group(1) else -1
-    style = _ATTR_S.search(attrs) if b's="' in attrs else None
-    return match.end(), col, style.group(1) if style else None, col >= 0
+    return match.end(), col, match.end(1)
+
+
+def _style(chunk: bytes, cell: _Cell) -> bytes | None:
+    """A cell's style index, read from its start tag only when it is needed."""
+    found = _ATTR_S.search(chunk, cell[1], cell[3])
+    return found.group(1) if found else None
 
 
 def _all_cells(chunk: bytes, start: int, end: int, patterns: _Patterns) -> list[_Cell]:
@@ -253,8 +258,7 @@ def _all_cells(chunk: bytes, start: int, end: int, patterns: _Patterns) -> list[
     for match in patterns.cell.finditer(chunk, start, end):
         ref = _ATTR_R.search(match.group(1))
         col = _column_of(ref.group(1)) if ref and ref.group(1) else col + 1
-        style = _ATTR_S.search(match.group(1))
-        cells.append((col, match.start(), match.end(), style.group(1) if style else None))
+        cells.append((col, match.start(), match.end(), match.end(1)))
     return cells
 
 
@@ -272,8 +276,9 @@ def _cells_from(
     """
     cells: list[_Cell] = []
     opening = patterns.cell_open
+    closing = patterns.cell_close
     skip = len(opening)
-    pos = body_end
+    pos = next_start = body_end
     while pos > body_start:
         start = chunk.rfind(opening, body_start, pos)
         if start < 0:
@@ -281,13 +286,28 @@ def _cells_from(
         pos = start
         if chunk[start + skip] not in _CELL_NAME_END:
             continue  # <col ...>, <color .../> and the like
-        found = _cell_at(chunk, start, body_end, patterns)
-        if found is None:
-            continue
-        end, col, style, has_ref = found
-        if not has_ref:
-            return None
-        cells.append((col, start, end, style))
+        # Cells follow each other directly, so a cell ends where the next one starts:
+        # only the start tag needs reading. Anything else takes the full match.
+        tag_end = chunk.find(b">", start, next_start)
+        first = _FIRST_REF.match(chunk, start + skip, tag_end)
+        if tag_end < 0 or first is None:
+            found = _cell_at(chunk, start, body_end, patterns)
+            if found is None:
+                continue
+            end, col, tag_end = found
+            if col < 0:
+                return None
+        else:
+            if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
+                end = tag_end + 1
+            elif chunk.endswith(closing, tag_end, next_start):
+                end = next_start
+            else:
+                end = chunk.find(closing, tag_end, body_end) + len(closing)
+            known = _COLUMNS.get(first.group(1))
+            col = known if known is not None else _column_of(first.group(1))
+        cells.append((col, start, end, tag_end))
+        next_start = start
         if col < min_col:
             break
     cells.reverse()
@@ -347,14 +367,16 @@ def _edit_row(
         edit = edits[col]
         existing = by_col.get(col)
         if existing is not None:
-            _, start, end, style = existing
+            _, start, end, _ = existing
             if patterns.formula.search(chunk, start, end):
                 raise FormulaCellError(f"{_letters(col)}{row_text} holds a formula")
+            style = _style(chunk, existing)
             pieces.append((start, end, _render(p, _letters(col) + row_text, edit.value, style)))
             continue
         if edit.value is None:
             continue
-        style = by_col[edit.style_like][3] if edit.style_like in by_col else None
+        like = by_col.get(edit.style_like) if edit.style_like is not None else None
+        style = _style(chunk, like) if like is not None else None
         at = body_start if not cells else cells[0][1]
         for cell in cells:
             if cell[0] >= col:
@@ -463,17 +485,21 @@ def _appended(
     row_text: str,
     row_edits: Mapping[int, CellEdit],
     rendered: dict[tuple[int, type, CellValue], tuple[str, str]],
-) -> bytes:
-    """New cells for the end of a row, in column order.
+) -> bytes | None:
+    """New cells for the end of a row, in column order; None if one takes a neighbour's
+    style (a header cell), which needs the row read.
 
     Texts and whole numbers repeat (a status, days late), so each is rendered once per
     column and only the row number is put in; floats are rendered each time.
     """
     parts = []
     for col in sorted(row_edits):
-        value = row_edits[col].value
+        edit = row_edits[col]
+        value = edit.value
         if value is None:
             continue
+        if edit.style_like is not None:
+            return None
         if type(value) is float:
             parts.append(_render(p, _letters(col) + row_text, value, None))
             continue
@@ -547,10 +573,15 @@ def rewrite_sheet(
                         ref is not None
                         and _column_of(ref.group(1)) < min(row_edits)
                         and _only_cell_left(chunk, cell, end, patterns)
-                        and b"spans=" not in chunk[match.start() : match.end()]
+                        and (appended := _appended(p, str(row_number), row_edits, rendered))
+                        is not None
                     ):
+                        if b"spans=" in match.group(2):  # as Excel writes every row
+                            out.append(chunk[last : match.start()])
+                            out.append(_widen_spans(match.group(), row_edits))
+                            last = match.end()
                         out.append(chunk[last:end])
-                        out.append(_appended(p, str(row_number), row_edits, rendered))
+                        out.append(appended)
                         last = end
                         next_index += 1
                         next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
