@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import attrgetter
 from typing import Any
 
 from milestone_sheets import goals as g
@@ -313,26 +314,34 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                 CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
             )
             next_col += 1
-    targets = [(name, columns[name], table.attrs[name]) for name in table.spec.computed]
+    targets = [(name, columns[name]) for name in table.spec.computed]
+    values_of = attrgetter(*(table.attrs[name] for name in table.spec.computed))
     formula_cols = {col for _, col in grid.formula_cells}
     rows = grid.rows
+    title = grid.title
     for record, computed in zip(table.records, table.computed, strict=True):
         row = record.row - 1
         cells = rows[row] if row < len(rows) else []
-        for name, col, attr in targets:
-            value = getattr(computed, attr)
+        width = len(cells)
+        for (name, col), value in zip(targets, values_of(computed), strict=True):
             if col in formula_cols and (row, col) in grid.formula_cells:
                 if not record.skipped:
                     blocked.append(
-                        f"{grid.title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
+                        f"{title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
                         "it was not overwritten (clear it to let milestone-sheets fill it)"
                     )
                 continue
-            old = cells[col] if col < len(cells) else None
+            old = cells[col] if col < width else None
+            # The common cases first: a blank cell staying blank, an unchanged value.
+            if old is None or old == "":
+                if value is None:
+                    continue
+            elif type(old) is type(value) and old == value:
+                continue
             if not _same(old, value):
                 if isinstance(value, date):
                     value = value.isoformat()
-                writes.append(CellWrite(grid.title, row, col, value, None if old == "" else old))
+                writes.append(CellWrite(title, row, col, value, None if old == "" else old))
     return writes, blocked
 
 

@@ -118,3 +118,18 @@ def test_appending_widens_the_row_spans_as_excel_writes_them():
     assert (b'<row r="2" spans="1:4" x14ac:dyDescent="0.25"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c>'
             b'<c r="D2" t="inlineStr"><is><t>x</t></is></c></row>'
             b'<row r="3" spans="1:2"><c r="A3"><v>1</v></c><c r="B3"><v>5</v></c></row>') in out  # fmt: skip
+
+
+def test_replacing_in_place_keeps_styles_and_leaves_other_cells_alone():
+    row = (b'<row r="12"><c r="A12"><v>1</v></c><c r="B12" s="4" t="inlineStr"><is><t>Old</t></is></c>'
+           b'<c r="C12"><v>9</v></c><c r="D12" s="2"><v>3</v></c><c r="E12"><v>7</v></c></row>')  # fmt: skip
+    out = edit(row, {12: {1: CellEdit(1, "New"), 3: CellEdit(3, None), 4: CellEdit(4, None)}})
+    assert (b'<row r="12"><c r="A12"><v>1</v></c><c r="B12" s="4" t="inlineStr"><is><t>New</t></is></c>'
+            b'<c r="C12"><v>9</v></c><c r="D12" s="2"/></row>') in out  # fmt: skip
+
+
+def test_cells_out_of_column_order_are_still_edited_right():
+    row = b'<row r="2"><c r="C2"><v>3</v></c><c r="B2"><v>2</v></c></row>'
+    out = edit(row, {2: {1: CellEdit(1, 20), 2: CellEdit(2, 30)}})
+    assert out.count(b"<v>20</v>") == 1 and out.count(b"<v>30</v>") == 1
+    assert b"<v>2</v>" not in out and b"<v>3</v>" not in out

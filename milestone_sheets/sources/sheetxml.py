@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import NamedTuple
 
 from milestone_sheets.model import column_index, column_letter
@@ -340,6 +341,57 @@ def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> 
     return _render(prefix.decode(), ref, value, style).encode()
 
 
+def _replace_in_place(
+    chunk: bytes,
+    body_start: int,
+    body_end: int,
+    row_text: str,
+    columns: list[int],
+    edits: Mapping[int, CellEdit],
+    patterns: _Patterns,
+) -> bytes | None:
+    """The row body with its edited cells replaced, when every one of them is already
+    there (a weekly sync: values change in cells written before); found by their
+    reference directly. None when a cell must be inserted (the caller reads the row).
+    """
+    pieces: list[tuple[int, int, str]] = []
+    p = patterns.prefix_text
+    closing = patterns.cell_close
+    for col in columns:
+        edit = edits[col]
+        if edit.style_like is not None:
+            return None
+        ref = _letters(col) + row_text
+        start = chunk.find(f'<{p}c r="{ref}"'.encode(), body_start, body_end)
+        if start < 0:
+            if edit.value is None:
+                continue
+            return None
+        tag_end = chunk.find(b">", start, body_end)
+        if tag_end < 0:
+            return None
+        if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
+            end = tag_end + 1
+        else:
+            end = chunk.find(closing, tag_end, body_end)
+            if end < 0:
+                return None
+            end += len(closing)
+            if patterns.formula.search(chunk, tag_end, end):
+                raise FormulaCellError(f"{ref} holds a formula")
+        style = _ATTR_S.search(chunk, start, tag_end)
+        pieces.append((start, end, _render(p, ref, edit.value, style.group(1) if style else None)))
+    pieces.sort()  # cells in column order come out so already; a disordered row too
+    out = []
+    last = body_start
+    for start, end, rendered in pieces:
+        out.append(chunk[last:start])
+        out.append(rendered.encode())
+        last = end
+    out.append(chunk[last:body_end])
+    return b"".join(out)
+
+
 def _edit_row(
     chunk: bytes,
     tag: re.Match[bytes],
@@ -356,11 +408,16 @@ def _edit_row(
         open_tag = chunk[tag.start() : tag.end()]
         body_start, body_end = tag.end(), row_end - len(patterns.row_end)
     columns = sorted(edits)
+    row_text = str(row_number)
+    replaced = _replace_in_place(chunk, body_start, body_end, row_text, columns, edits, patterns)
+    if replaced is not None:
+        if b"spans=" in open_tag:
+            open_tag = _widen_spans(open_tag, edits)
+        return open_tag + replaced + patterns.row_end
     cells = _cells_from(chunk, body_start, body_end, patterns, columns[0])
     if cells is None:
         cells = _all_cells(chunk, body_start, body_end, patterns)
     by_col = {cell[0]: cell for cell in cells}
-    row_text = str(row_number)
     p = patterns.prefix_text
     pieces: list[tuple[int, int, str]] = []  # (start, end, new cell) in row order
     for col in columns:
@@ -383,8 +440,10 @@ def _edit_row(
                 break
             at = cell[2]
         pieces.append((at, at, _render(p, _letters(col) + row_text, edit.value, style)))
-    # Columns ascend and so do cell positions: the pieces are already in row order, and
-    # neighbouring ones (cells appended together) are encoded in one go.
+    # Columns ascend and so do cell positions, so the pieces are in row order (sorting
+    # only matters for a row whose cells are out of column order); neighbouring ones
+    # (cells appended together) are encoded in one go.
+    pieces.sort(key=itemgetter(0))
     out = []
     last = body_start
     text: list[str] = []
