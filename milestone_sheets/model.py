@@ -7,10 +7,9 @@ consumes the parsed records.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import itemgetter
 from typing import Any
 
 from milestone_sheets import values as v
@@ -293,15 +292,17 @@ def parse_rows(
     data = grid.rows[first:]
     columns: dict[str, list[Any]] = {}
     problems: dict[int, list[Problem]] = {}
-    due_cells: list[Any] = [None] * len(data)
-    width = min(map(len, data), default=0)  # every row has at least this many cells
+    due_cells: Sequence[Any] = [None] * len(data)
+    # The columns every row reaches, transposed in one pass (reading each row once);
+    # ragged rows (as the Sheets API sends them) read as blank past their end.
+    transposed: list[tuple[Any, ...]] = list(zip(*data, strict=False))  # to the shortest row
     for fld in spec.fields:
         col = header.fields.get(fld.key)
         if col is None:
             continue
-        if col < width:
-            cells = list(map(itemgetter(col), data))
-        else:  # ragged rows (as the Sheets API sends them) read as blank past their end
+        if col < len(transposed):
+            cells: Sequence[Any] = transposed[col]
+        else:
             cells = [row[col] if col < len(row) else None for row in data]
         if fld.key == "due":
             due_cells = cells
@@ -314,57 +315,56 @@ def parse_rows(
         for index, message in column_problems.items():
             problems.setdefault(index, []).append(Problem(message, fld.key))
     positions = {key: position for position, key in enumerate(columns)}
-    required = [(fld, positions.get(fld.key)) for fld in spec.fields if fld.required]
-    records = []
-    rows: Iterable[tuple[Any, ...]] = zip(*columns.values(), strict=True) if columns else []
-    for index, row_values in enumerate(rows):
-        values = RowValues(row_values, positions)
-        row_problems = problems.get(index)
-        if row_problems is None:
-            row_problems = []
-            if row_values.count(None) == len(row_values):
-                records.append(Record(first + index + 1, values, row_problems, True))
-                continue
-        record = Record(first + index + 1, values, row_problems)
-        if values.get("owner") is None and _is_summary_row(values, due_cells[index]):
+    rows: list[tuple[Any, ...]] = list(zip(*columns.values(), strict=True)) if columns else []
+    records = [
+        Record(first + index + 1, RowValues(row_values, positions), problems.get(index, []))
+        for index, row_values in enumerate(rows)
+    ]
+    # Blank and totals rows have no owner: only those rows need a closer look.
+    owners = columns.get("owner")
+    no_owner = (
+        range(len(rows)) if owners is None else [i for i, o in enumerate(owners) if o is None]
+    )
+    for index in no_owner:
+        record, row_values = records[index], rows[index]
+        if index not in problems and row_values.count(None) == len(row_values):
+            record.skipped = True
+        elif _is_summary_row(record.values, due_cells[index]):
             record.skipped, record.problems = True, []
-        else:
-            for fld, position in required:
-                if (position is None or row_values[position] is None) and not any(
-                    p.field == fld.key for p in row_problems
-                ):
-                    row_problems.append(Problem(f"{fld.label} is missing", fld.key))
-        records.append(record)
+    for fld in spec.fields:
+        if not fld.required:
+            continue
+        column = columns.get(fld.key)
+        blanks = (
+            range(len(rows)) if column is None else [i for i, v in enumerate(column) if v is None]
+        )
+        for index in blanks:
+            record = records[index]
+            if not record.skipped and not any(p.field == fld.key for p in record.problems):
+                record.problems.append(Problem(f"{fld.label} is missing", fld.key))
     return records
-
-
-def row_key(record: Record, spec: TableSpec, header: Header) -> tuple[str, str] | None:
-    """(field, text) identifying a row: its ID where the table has an ID column, else name."""
-    for key in spec.key_fields:
-        if key in header.fields:
-            text = record.values.get(key)
-            return (key, text) if text else None
-    return None
 
 
 def check_duplicates(records: Iterable[Record], spec: TableSpec, header: Header) -> None:
     """Every row sharing an ID (or a name, without an ID column) is invalid."""
+    key_field = next((key for key in spec.key_fields if key in header.fields), None)
+    if key_field is None:
+        return
     groups: dict[str, list[Record]] = {}
-    shown: dict[str, tuple[str, str]] = {}
     for record in records:
-        if record.skipped:
-            continue
-        key = row_key(record, spec, header)
-        if key is None:
-            continue
-        folded = key[1].strip().lower()
-        groups.setdefault(folded, []).append(record)
-        shown.setdefault(folded, key)
-    for folded, group in groups.items():
+        text = record.values.get(key_field)
+        if text and not record.skipped:
+            folded = text.strip().lower()
+            group = groups.get(folded)
+            if group is None:
+                groups[folded] = [record]
+            else:
+                group.append(record)
+    label = "ID" if key_field == "id" else spec.field(key_field).label.lower()
+    for group in groups.values():
         if len(group) < 2:
             continue
-        key_field, text = shown[folded]
-        label = "ID" if key_field == "id" else spec.field(key_field).label.lower()
+        text = group[0].values[key_field]
         rows = ", ".join(str(r.row) for r in group)
         for record in group:
             record.problems.append(Problem(f"Duplicate {label} {text} (rows {rows})", key_field))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count, repeat
@@ -276,7 +276,7 @@ _SLOW = object()  # "take the scalar parser": the fast path does not know this c
 # path does not know comes back as _SLOW for the scalar parser.
 
 
-def _text_column(cells: list[Any]) -> list[Any]:
+def _text_column(cells: Sequence[Any]) -> list[Any]:
     return [
         (t if len(t := c.strip()) > 3 or t.lower() not in NOT_GIVEN_TOKENS else None)
         if type(c) is str
@@ -287,7 +287,7 @@ def _text_column(cells: list[Any]) -> list[Any]:
     ]
 
 
-def _date_column(cells: list[Any]) -> list[Any]:
+def _date_column(cells: Sequence[Any]) -> list[Any]:
     return [
         c if type(c) is date
         else c.date() if type(c) is datetime
@@ -297,25 +297,25 @@ def _date_column(cells: list[Any]) -> list[Any]:
     ]  # fmt: skip
 
 
-def _money_column(cells: list[Any]) -> list[Any]:
+def _money_column(cells: Sequence[Any]) -> list[Any]:
     return [
         c if type(c) is float and c >= 0.0 else None if c is None or c == "" else _SLOW
         for c in cells
     ]
 
 
-def _fraction_column(cells: list[Any]) -> list[Any]:
+def _fraction_column(cells: Sequence[Any]) -> list[Any]:
     return [
         c if type(c) is float and 0.0 <= c <= 1.0 else None if c is None or c == "" else _SLOW
         for c in cells
     ]
 
 
-def _number_column(cells: list[Any]) -> list[Any]:
+def _number_column(cells: Sequence[Any]) -> list[Any]:
     return [c if type(c) is float else None if c is None or c == "" else _SLOW for c in cells]
 
 
-def _email_column(cells: list[Any]) -> list[Any]:
+def _email_column(cells: Sequence[Any]) -> list[Any]:
     match = _EMAIL.match
     return [
         t
@@ -327,11 +327,11 @@ def _email_column(cells: list[Any]) -> list[Any]:
     ]
 
 
-def _done_column(cells: list[Any]) -> list[Any]:
+def _done_column(cells: Sequence[Any]) -> list[Any]:
     return [None if c is None or c == "" else _SLOW for c in cells]
 
 
-_FAST: dict[str, Callable[[list[Any]], list[Any]]] = {
+_FAST: dict[str, Callable[[Sequence[Any]], list[Any]]] = {
     "text": _text_column,
     "date": _date_column,
     "money": _money_column,
@@ -343,7 +343,7 @@ _FAST: dict[str, Callable[[list[Any]], list[Any]]] = {
 
 
 def parse_column(
-    kind: str, cells: list[Any], label: str, date_order: str = "DMY"
+    kind: str, cells: Sequence[Any], label: str, date_order: str = "DMY"
 ) -> tuple[list[Any], dict[int, str]]:
     """Parse a whole column: the values, and the problem message by position.
 

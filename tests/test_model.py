@@ -206,3 +206,19 @@ def test_settings_threshold_reaches_the_engine():
     assert evaluate(rows).computed[0].status == "On track"
     strict = evaluate(rows, status=StatusSettings(at_risk_behind=0.05))
     assert strict.computed[0].status == "At risk"
+
+
+def test_ragged_rows_read_as_blank_past_their_end():
+    rows = [
+        ["Name", "Owner", "Due", "Budget", "Actual"],
+        ["A", "Ana", "2026-07-01", 100],
+        ["B"],
+        [],
+        ["C", "Cy", "2026-07-02", 50, 60, "stray cell"],
+    ]
+    table = evaluate(rows)
+    a, b, blank, c = table.records
+    assert a.values["budget"] == 100.0 and a.values["actual"] is None and not a.problems
+    assert [p.message for p in b.problems] == ["Owner is missing", "Due is missing"]
+    assert blank.skipped
+    assert c.values["actual"] == 60.0
