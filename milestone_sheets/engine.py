@@ -14,7 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, NamedTuple
 
-from milestone_sheets.model import Record
+from milestone_sheets.model import Record, input_getter
 from milestone_sheets.values import round_float, round_half_away, to_decimal
 
 DONE = "Done"
@@ -118,13 +118,21 @@ def compute_milestone(
     task_progress: float | None = None,
 ) -> Computed:
     """Status and variances of one valid milestone as of `as_of`."""
-    due: date = values["due"]
-    start: date | None = values.get("start")
-    completed: date | None = values.get("completed")
-    progress: float | None = values.get("progress")
+    inputs = tuple(values.get(key) for key in INPUTS)
+    return _compute(inputs, as_of, settings, task_progress)  # type: ignore[arg-type]
+
+
+# The fields the engine reads, in the order `_compute` takes them.
+INPUTS = ("due", "start", "completed", "progress", "budget", "actual")
+_Inputs = tuple[date, "date | None", "date | None", "float | None", "float | None", "float | None"]
+
+
+def _compute(
+    inputs: _Inputs, as_of: date, settings: StatusSettings, task_progress: float | None
+) -> Computed:
+    due, start, completed, progress, budget, actual = inputs
     if progress is None:
         progress = task_progress
-    budget, actual = values.get("budget"), values.get("actual")
     variance, variance_pct = budget_variances(budget, actual)
     days = expected_days(start, due, as_of)
     expected_tenths = _tenths_of_percent(*days) if days else None
@@ -172,6 +180,7 @@ def compute_all(
     """
     task_progress = task_progress or {}
     results = []
+    inputs_of = input_getter(records, INPUTS)
     for record in records:
         if record.skipped:
             results.append(SKIPPED)
@@ -180,7 +189,7 @@ def compute_all(
             results.append(Computed(status=INVALID, check=check))
         else:
             results.append(
-                compute_milestone(record.values, as_of, settings, task_progress.get(record.row))
+                _compute(inputs_of(record.values), as_of, settings, task_progress.get(record.row))
             )
     return results
 

@@ -7,9 +7,10 @@ consumes the parsed records.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import Any
 
 from milestone_sheets import values as v
@@ -244,6 +245,30 @@ class RowValues(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"RowValues({dict(self)!r})"
+
+
+def input_getter(records: Sequence[Record], keys: Sequence[str]) -> Callable[[Any], Any]:
+    """A function giving a row's values for `keys` as a tuple (None where absent).
+
+    Rows parsed together share one key index, so for them this is a single C-level
+    itemgetter over the row's tuple; any other mapping is read key by key.
+    """
+
+    def by_key(values: Mapping[str, Any]) -> tuple[Any, ...]:
+        return tuple(values.get(key) for key in keys)
+
+    first = records[0].values if records else None
+    if not isinstance(first, RowValues) or any(key not in first._index for key in keys):
+        return by_key
+    index = first._index
+    getter = itemgetter(*(index[key] for key in keys))
+
+    def by_position(values: Any) -> Any:
+        if type(values) is RowValues and values._index is index:
+            return getter(values._cells)
+        return by_key(values)
+
+    return by_position
 
 
 @dataclass(slots=True)
