@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 from xml.etree import ElementTree
 
 import python_calamine
@@ -111,7 +111,7 @@ class WorkbookWriter(Protocol):
         self,
         path: Path,
         package: PackageMap,
-        edits: Mapping[str, Mapping[int, Mapping[int, sheetxml.CellEdit]]],
+        edits: Mapping[str, Mapping[int, Mapping[int, sheetxml.Edit]]],
         target: Path,
     ) -> None:
         """Write `path` with the edits (by sheet title, 1-based row, 0-based column) to `target`."""
@@ -206,8 +206,8 @@ class ExcelSource:
                 f"{self.path}: the workbook is open in Excel or LibreOffice ({locks[0].name} "
                 "exists); close it and run again. Nothing was written."
             )
-        # CellWrite has the col, value and style_like a cell edit needs: no copy per cell.
-        edits: dict[str, dict[int, dict[int, Any]]] = {}
+        # A CellWrite is a sheetxml.Edit (col, value, style_like): no copy per cell.
+        edits: dict[str, dict[int, dict[int, sheetxml.Edit]]] = {}
         sheet, row, cells = "", -1, {}
         for write in writes:  # grouped by sheet and row, one dict per row
             if write.row != row or write.sheet != sheet:

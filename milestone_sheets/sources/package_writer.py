@@ -140,7 +140,7 @@ class PackageWriter:
         self,
         path: Path,
         package: PackageMap,
-        edits: Mapping[str, Mapping[int, Mapping[int, sheetxml.CellEdit]]],
+        edits: Mapping[str, Mapping[int, Mapping[int, sheetxml.Edit]]],
         target: Path,
     ) -> None:
         with open(path, "rb") as source:
@@ -164,7 +164,7 @@ class PackageWriter:
         source: object,
         entries: Mapping[str, zippkg.Entry],
         sheet_part: str,
-        sheet_edits: Mapping[int, Mapping[int, sheetxml.CellEdit]],
+        sheet_edits: Mapping[int, Mapping[int, sheetxml.Edit]],
     ) -> dict[str, zippkg.Transform]:
         """Tables whose header row gains computed columns just right of them grow."""
         rels = _rels_name(sheet_part)
@@ -201,7 +201,7 @@ def _replacement(data: bytes) -> zippkg.Transform:
 
 
 def _sheet_transform(
-    sheet_edits: Mapping[int, Mapping[int, sheetxml.CellEdit]],
+    sheet_edits: Mapping[int, Mapping[int, sheetxml.Edit]],
 ) -> zippkg.Transform:
     def transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
         return sheetxml.rewrite_sheet(chunks, sheet_edits)

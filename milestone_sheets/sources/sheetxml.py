@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from milestone_sheets.model import column_index, column_letter
 
@@ -23,11 +23,26 @@ class SheetXmlError(ValueError):
     """The worksheet XML is not what a spreadsheet application writes."""
 
 
-class CellEdit(NamedTuple):
-    """A new value for a cell (0-based column); `style_like` copies a neighbour's style.
+class Edit(Protocol):
+    """What the editor needs of a cell edit: the 0-based column, the new value, and the
+    column of a cell in the same row whose style a new cell copies (or None).
 
-    A NamedTuple rather than a frozen dataclass: a first sync makes hundreds of thousands.
+    The sync hands over its CellWrite records as they are (no copy per cell); CellEdit
+    is the plain form for everyone else.
     """
+
+    @property
+    def col(self) -> int: ...
+
+    @property
+    def value(self) -> CellValue: ...
+
+    @property
+    def style_like(self) -> int | None: ...
+
+
+class CellEdit(NamedTuple):
+    """A new value for a cell (0-based column); `style_like` copies a neighbour's style."""
 
     col: int
     value: CellValue
@@ -347,7 +362,7 @@ def _replace_in_place(
     body_end: int,
     row_text: str,
     columns: list[int],
-    edits: Mapping[int, CellEdit],
+    edits: Mapping[int, Edit],
     patterns: _Patterns,
 ) -> bytes | None:
     """The row body with its edited cells replaced, when every one of them is already
@@ -397,7 +412,7 @@ def _edit_row(
     tag: re.Match[bytes],
     row_end: int,
     row_number: int,
-    edits: Mapping[int, CellEdit],
+    edits: Mapping[int, Edit],
     patterns: _Patterns,
 ) -> bytes:
     """The <row> element that starts with `tag` and ends at `row_end`, its cells edited."""
@@ -463,7 +478,7 @@ def _edit_row(
     return open_tag + b"".join(out) + patterns.row_end
 
 
-def _widen_spans(open_tag: bytes, edits: Mapping[int, CellEdit]) -> bytes:
+def _widen_spans(open_tag: bytes, edits: Mapping[int, Edit]) -> bytes:
     spans = _ATTR_SPANS.search(open_tag)
     if not spans:
         return open_tag
@@ -476,7 +491,7 @@ def _widen_spans(open_tag: bytes, edits: Mapping[int, CellEdit]) -> bytes:
     )
 
 
-def _new_row(row_number: int, edits: Mapping[int, CellEdit], patterns: _Patterns) -> bytes:
+def _new_row(row_number: int, edits: Mapping[int, Edit], patterns: _Patterns) -> bytes:
     cells = b"".join(
         cell_xml(patterns.prefix, f"{column_letter(e.col)}{row_number}", e.value, None)
         for e in sorted(edits.values(), key=lambda e: e.col)
@@ -508,7 +523,7 @@ def _extend_dimension(head: bytes, patterns: _Patterns, max_row: int, max_col: i
 _NO_ROW = 1 << 62  # past any row a sheet can have
 
 
-def _extent(edits: Mapping[int, Mapping[int, CellEdit]]) -> tuple[int, int]:
+def _extent(edits: Mapping[int, Mapping[int, Edit]]) -> tuple[int, int]:
     """The last row and the last column (1-based, 0-based) that get a value; -1 if none.
 
     Searched from the end: the last rows and columns nearly always hold a value, so this
@@ -542,7 +557,7 @@ def _only_cell_left(chunk: bytes, cell: int, end: int, patterns: _Patterns) -> b
 def _appended(
     p: str,
     row_text: str,
-    row_edits: Mapping[int, CellEdit],
+    row_edits: Mapping[int, Edit],
     rendered: dict[tuple[int, type, CellValue], tuple[str, str]],
 ) -> bytes | None:
     """New cells for the end of a row, in column order; None if one takes a neighbour's
@@ -572,7 +587,7 @@ def _appended(
 
 
 def rewrite_sheet(
-    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, CellEdit]]
+    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]]
 ) -> Iterator[bytes]:
     """Apply cell edits keyed by 1-based row number, streaming the part through."""
     stream = _SheetStream(chunks)
