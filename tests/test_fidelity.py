@@ -139,3 +139,36 @@ def test_existing_cells_keep_their_style(tmp_path):
     CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
     again = openpyxl.load_workbook(path)["Milestones"]["N3"]
     assert again.value == "Done" and again.font.i
+
+
+WEEK_LATER = "2026-06-22"
+
+
+def computed_values(path: Path) -> list[list[object]]:
+    header_row, columns = computed_columns(path)
+    grid = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name("Milestones")
+    rows = grid.to_python(skip_empty_area=False)[header_row:]
+    return [[row[c] if c < len(row) else "" for c in columns] for row in rows]
+
+
+@pytest.mark.parametrize("feature", list(FEATURES))
+def test_a_weekly_sync_equals_a_first_sync_on_that_day(tmp_path, feature):
+    """The weekly run replaces cells written a week before; its result must be what a
+    first sync on the later day writes, and nothing else in the package may move."""
+    weekly = build(tmp_path / "weekly.xlsx", feature)
+    fresh = build(tmp_path / "fresh.xlsx", feature)
+    CliRunner().invoke(main, ["sync", str(weekly), "--as-of", AS_OF])
+    before = parts(weekly)
+    result = CliRunner().invoke(main, ["sync", str(weekly), "--as-of", WEEK_LATER])
+    assert result.exit_code == 1, result.output
+    assert "Wrote " in result.output  # days late and expected progress moved on
+    CliRunner().invoke(main, ["sync", str(fresh), "--as-of", WEEK_LATER])
+    after = parts(weekly)
+    sheet = "xl/worksheets/sheet1.xml"
+    for name in sorted(set(before) - {sheet}):
+        assert after[name] == before[name], f"{name} changed"
+    _, columns = computed_columns(weekly)
+    assert canonical_without(after[sheet], set(columns)) == canonical_without(
+        before[sheet], set(columns)
+    )
+    assert computed_values(weekly) == computed_values(fresh)
