@@ -123,6 +123,50 @@ def iter_part(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
     return _inflate(stream, entry)
 
 
+_END = object()
+
+
+def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """The same chunks, produced on a second thread up to `depth` ahead of the consumer.
+
+    Inflating releases the GIL, so the editing of one chunk and the inflating of the next
+    run side by side. The thread stops when the consumer does, early or not.
+    """
+    ahead: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ahead.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(_END)
+        except BaseException as err:  # raised again in the consumer
+            put(err)
+
+    thread = threading.Thread(target=run, name="inflate", daemon=True)
+    thread.start()
+    try:
+        while (item := ahead.get()) is not _END:
+            if isinstance(item, bytes):
+                yield item
+            else:
+                assert isinstance(item, BaseException)
+                raise item
+    finally:
+        stop.set()
+        thread.join()
+
+
 def rewrite(
     source: BinaryIO,
     target: BinaryIO,
@@ -210,7 +254,7 @@ def _write_deflated(
     data_start = target.tell()
     deflate = _BackgroundDeflate(target, level)
     try:
-        for chunk in transform(iter_part(source, entry)):
+        for chunk in transform(prefetched(iter_part(source, entry))):
             deflate.put(chunk)
     finally:
         deflate.close()
