@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from milestone_sheets.model import Record, input_getter
@@ -34,6 +35,11 @@ class StatusSettings:
 
     at_risk_behind: float = 0.25
     checkpoint_days: int = 7
+
+    @cached_property
+    def at_risk_tenths(self) -> int:
+        """The at-risk threshold in tenths of a percentage point (worked out once)."""
+        return _progress_tenths(self.at_risk_behind)
 
 
 class Computed(NamedTuple):
@@ -151,8 +157,7 @@ def _compute(
         behind = (
             expected_tenths is not None
             and progress is not None
-            and _progress_tenths(progress)
-            < expected_tenths - _progress_tenths(settings.at_risk_behind)
+            and _progress_tenths(progress) < expected_tenths - settings.at_risk_tenths
         )
         over_budget = budget is not None and actual is not None and actual > budget
         status = AT_RISK if behind or over_budget else ON_TRACK
