@@ -95,7 +95,10 @@ def _tenths_of_percent(elapsed: int, total: int) -> int:
 
 def _progress_tenths(progress: float) -> int:
     """A fraction as tenths of a percentage point, rounded half away from zero."""
-    return round(round_float(progress * 100, 1, lambda: to_decimal(progress) * 100) * 10)
+    rounded = round_float(progress * 100, 1)
+    if rounded is None:
+        rounded = round_half_away(to_decimal(progress) * 100, 1)
+    return round(rounded * 10)
 
 
 def budget_variances(
@@ -104,16 +107,15 @@ def budget_variances(
     """(actual - budget to 2 decimals, the same as % of budget to 1 decimal)."""
     if budget is None or actual is None:
         return None, None
-
-    def exact_difference() -> Decimal:
-        return to_decimal(actual) - to_decimal(budget)
-
-    variance = round_float(actual - budget, 2, exact_difference)
+    variance = round_float(actual - budget, 2)
+    if variance is None:
+        variance = round_half_away(to_decimal(actual) - to_decimal(budget), 2)
     if budget <= 0:
         return variance, None
-    percent = round_float(
-        (actual - budget) * 100 / budget, 1, lambda: exact_difference() * 100 / to_decimal(budget)
-    )
+    percent = round_float((actual - budget) * 100 / budget, 1)
+    if percent is None:
+        exact = (to_decimal(actual) - to_decimal(budget)) * 100 / to_decimal(budget)
+        percent = round_half_away(exact, 1)
     return variance, percent
 
 

@@ -256,13 +256,13 @@ def parse_done(value: Any, label: str, date_order: str = "DMY") -> bool | date |
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not yes, no or a date") from None
 
 
-def round_float(value: float, places: int, exact: Callable[[], Decimal]) -> float:
-    """Round half away from zero, fast on floats; `exact` gives the decimal value when a
-    float is too close to a half for its binary error to be ignored."""
+def round_float(value: float, places: int) -> float | None:
+    """Round half away from zero, fast on floats; None when the float is too close to a
+    half for its binary error to be ignored (the caller then rounds the exact decimal)."""
     scaled = abs(value) * 10**places
     whole = math.floor(scaled)
     if abs(scaled - whole - 0.5) <= 1e-9 * (scaled if scaled > 1.0 else 1.0):
-        return round_half_away(exact(), places)
+        return None
     rounded = whole + 1 if scaled - whole > 0.5 else whole
     if rounded == 0:
         return 0.0
