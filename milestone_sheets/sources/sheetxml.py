@@ -378,9 +378,7 @@ def _replace_in_place(
             return None
         ref = _letters(col) + row_text
         start = chunk.find(f'<{p}c r="{ref}"'.encode(), body_start, body_end)
-        if start < 0:
-            if edit.value is None:
-                continue
+        if start < 0:  # to insert, or written without a reference: read the row
             return None
         tag_end = chunk.find(b">", start, body_end)
         if tag_end < 0:
@@ -429,7 +427,12 @@ def _edit_row(
         if b"spans=" in open_tag:
             open_tag = _widen_spans(open_tag, edits)
         return open_tag + replaced + patterns.row_end
-    cells = _cells_from(chunk, body_start, body_end, patterns, columns[0])
+    # Read the row from the first edited column, or from a cell whose style is copied.
+    likes = [e.style_like for e in edits.values() if e.style_like is not None]
+    cells = _cells_from(chunk, body_start, body_end, patterns, min([columns[0], *likes]))
+    # Where cells go without a reference, each is placed by the one before it: a cleared
+    # cell then stays as an empty one, so that those after it keep their columns.
+    keep_empty = cells is None
     if cells is None:
         cells = _all_cells(chunk, body_start, body_end, patterns)
     by_col = {cell[0]: cell for cell in cells}
@@ -443,7 +446,10 @@ def _edit_row(
             if patterns.formula.search(chunk, start, end):
                 raise FormulaCellError(f"{_letters(col)}{row_text} holds a formula")
             style = _style(chunk, existing)
-            pieces.append((start, end, _render(p, _letters(col) + row_text, edit.value, style)))
+            rendered = _render(p, _letters(col) + row_text, edit.value, style)
+            if not rendered and keep_empty:
+                rendered = f'<{p}c r="{_letters(col)}{row_text}"/>'
+            pieces.append((start, end, rendered))
             continue
         if edit.value is None:
             continue
