@@ -350,6 +350,9 @@ def parse_column(
     The common cell types take a fast path; anything else goes through the scalar parser,
     so the results are exactly those of parsing cell by cell.
     """
+    memoized = _parse_distinct(kind, cells, label, date_order)
+    if memoized is not None:
+        return memoized
     values = _FAST[kind](cells)
     problems: dict[int, str] = {}
     slow = _SCALAR[kind]
@@ -359,6 +362,36 @@ def parse_column(
         except ValueProblem as problem:
             values[index] = None
             problems[index] = str(problem)
+    return values, problems
+
+
+def _parse_distinct(
+    kind: str, cells: Sequence[Any], label: str, date_order: str
+) -> tuple[list[Any], dict[int, str]] | None:
+    """Parse each distinct value once, when a column repeats itself (owners, teams,
+    dates, progress steps). None when it does not, when values of different types could
+    be equal (True == 1 == 1.0, and the messages name them differently), or when a value
+    is unhashable."""
+    try:
+        distinct = list(set(cells))
+    except TypeError:
+        return None
+    if len(distinct) * 4 > len(cells):
+        return None
+    types = set(map(type, distinct))
+    if bool in types or (int in types and float in types):
+        return None
+    parsed = dict(zip(distinct, _FAST[kind](distinct), strict=True))
+    messages: dict[Any, str] = {}
+    slow = _SCALAR[kind]
+    for value in [value for value, result in parsed.items() if result is _SLOW]:
+        try:
+            parsed[value] = slow(value, label, date_order)
+        except ValueProblem as problem:
+            parsed[value] = None
+            messages[value] = str(problem)
+    values = list(map(parsed.__getitem__, cells))
+    problems = {i: messages[c] for i, c in enumerate(cells) if c in messages} if messages else {}
     return values, problems
 
 
