@@ -133,3 +133,9 @@ def test_cells_out_of_column_order_are_still_edited_right():
     out = edit(row, {2: {1: CellEdit(1, 20), 2: CellEdit(2, 30)}})
     assert out.count(b"<v>20</v>") == 1 and out.count(b"<v>30</v>") == 1
     assert b"<v>2</v>" not in out and b"<v>3</v>" not in out
+
+
+def test_clearing_a_cell_before_cells_without_references_keeps_their_columns():
+    row = b'<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c><c><v>3</v></c></row>'
+    out = edit(row, {2: {1: CellEdit(1, None)}})
+    assert b'<row r="2"><c r="A2"><v>1</v></c><c r="B2"/><c><v>3</v></c></row>' in out

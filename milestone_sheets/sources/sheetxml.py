@@ -393,7 +393,10 @@ def _replace_in_place(
             if patterns.formula.search(chunk, tag_end, end):
                 raise FormulaCellError(f"{ref} holds a formula")
         style = _ATTR_S.search(chunk, start, tag_end)
-        pieces.append((start, end, _render(p, ref, edit.value, style.group(1) if style else None)))
+        rendered = _render(p, ref, edit.value, style.group(1) if style else None)
+        if not rendered:  # a cell to drop: the full reading knows whether that is safe
+            return None
+        pieces.append((start, end, rendered))
     pieces.sort()  # cells in column order come out so already; a disordered row too
     out = []
     last = body_start
