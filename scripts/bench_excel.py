@@ -3,7 +3,7 @@
 
 Run by hand (it takes a few minutes), from a checkout with the test extras installed:
 
-    python scripts/bench_excel.py [--rows 1000,10000,100000] [--dir bench-data] [--repeat 3]
+    python scripts/bench_excel.py [--rows 1000,10000,100000] [--dir bench-data] [--repeat 5]
 
 For each size it generates a milestone workbook once (xlsxwriter), then measures, each in
 its own process so that peak memory is that process's own:
@@ -67,7 +67,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", default="1000,10000,100000")
     parser.add_argument("--dir", default="bench-data", type=Path)
-    parser.add_argument("--repeat", default=3, type=int)
+    parser.add_argument("--repeat", default=5, type=int)
     options = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from milestone_sheets.testing.generate import generate_plan
