@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,40 +23,13 @@ class SyncResult:
     attempts: int
 
 
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while a sheet is read and evaluated.
-
-    A 100,000-row sheet is millions of small objects (cells, parsed rows, computed values),
-    and each time the collector runs it walks all of them: measured, that was a third of a
-    sync's time. Reading and evaluating makes no reference cycles worth collecting, so
-    nothing piles up; the collector is switched back on (if it was on) afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        # What survived the work is kept for the rest of the run (the report, the emails):
-        # move it out of the collector's sight, so its first pass does not walk it all.
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
-
-
 def read_and_evaluate(source: Source, settings: Settings, as_of: date) -> Evaluation:
     """Evaluate a source without writing anything (validate, status, review)."""
-    with collector_paused():
-        return evaluate(source.read(), settings, as_of)
+    return evaluate(source.read(), settings, as_of)
 
 
 def sync(source: Source, settings: Settings, as_of: date, *, dry_run: bool = False) -> SyncResult:
     """Write what changed; if the source changes under us, read again, up to its limit."""
-    with collector_paused():
-        return _sync(source, settings, as_of, dry_run)
-
-
-def _sync(source: Source, settings: Settings, as_of: date, dry_run: bool) -> SyncResult:
     attempts = getattr(source, "max_attempts", 2)
     for attempt in range(1, attempts + 1):
         book = source.read()
