@@ -62,6 +62,7 @@ class _Patterns:
         p = re.escape(prefix)
         self.row_start = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
         self.row_end = b"</" + prefix + b"row>"
+        self.row_open = b"<" + prefix + b"row"
         self.cell = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
         self.formula = re.compile(rb"<" + p + rb"f[\s/>]")
         self.value = re.compile(rb"<" + p + rb"v[\s/>]")
@@ -72,6 +73,9 @@ class _Patterns:
         self.prefix_text = prefix.decode()
         self.cell_open = b"<" + prefix + b"c"
         self.cell_close = b"</" + prefix + b"c>"
+        self.formula_open = b"<" + prefix + b"f"
+        # Cells rendered for this sheet, by column, style and value (see _render_cached).
+        self.rendered: _Rendered = {}
         # A row's start tag, its reference caught directly where it is the first attribute.
         self.row_tag = re.compile(rb"<" + p + rb'row\b(?:\s+r="(\d+)")?([^>]*?)(/?)>')
 
@@ -369,16 +373,17 @@ def _replace_in_place(
     there (a weekly sync: values change in cells written before); found by their
     reference directly. None when a cell must be inserted (the caller reads the row).
     """
-    pieces: list[tuple[int, int, str]] = []
     p = patterns.prefix_text
     closing = patterns.cell_close
+    out = []
+    last = body_start
     for col in columns:
         edit = edits[col]
         if edit.style_like is not None:
             return None
-        ref = _letters(col) + row_text
-        start = chunk.find(f'<{p}c r="{ref}"'.encode(), body_start, body_end)
-        if start < 0:  # to insert, or written without a reference: read the row
+        letters = _letters(col)
+        start = chunk.find(f'<{p}c r="{letters}{row_text}"'.encode(), body_start, body_end)
+        if start < last:  # to insert, without a reference, or out of order: read the row
             return None
         tag_end = chunk.find(b">", start, body_end)
         if tag_end < 0:
@@ -390,22 +395,48 @@ def _replace_in_place(
             if end < 0:
                 return None
             end += len(closing)
-            if patterns.formula.search(chunk, tag_end, end):
-                raise FormulaCellError(f"{ref} holds a formula")
+            if _holds_formula(chunk, tag_end, end, patterns):
+                raise FormulaCellError(f"{letters}{row_text} holds a formula")
         style = _ATTR_S.search(chunk, start, tag_end)
-        rendered = _render(p, ref, edit.value, style.group(1) if style else None)
+        rendered = _render_cached(
+            p, col, row_text, edit.value, style.group(1) if style else None, patterns.rendered
+        )
         if not rendered:  # a cell to drop: the full reading knows whether that is safe
             return None
-        pieces.append((start, end, rendered))
-    pieces.sort()  # cells in column order come out so already; a disordered row too
-    out = []
-    last = body_start
-    for start, end, rendered in pieces:
         out.append(chunk[last:start])
-        out.append(rendered.encode())
+        out.append(rendered)
         last = end
     out.append(chunk[last:body_end])
     return b"".join(out)
+
+
+def _holds_formula(chunk: bytes, start: int, end: int, patterns: _Patterns) -> bool:
+    """Is there an <f> element between `start` and `end` (inside one cell)?"""
+    opening = patterns.formula_open
+    at = chunk.find(opening, start, end)
+    while at >= 0:
+        if chunk[at + len(opening)] in _CELL_NAME_END:
+            return True
+        at = chunk.find(opening, at + 1, end)
+    return False
+
+
+_Rendered = dict[tuple[int, "bytes | None", type, CellValue], tuple[bytes, bytes]]
+
+
+def _render_cached(
+    p: str, col: int, row_text: str, value: CellValue, style: bytes | None, cache: _Rendered
+) -> bytes:
+    """A cell's XML; texts and whole numbers repeat down a column (a status, days late),
+    so each is rendered once per column and style, and only the row number is put in."""
+    if type(value) is float or value is None:
+        return _render(p, _letters(col) + row_text, value, style).encode()
+    key = (col, style, type(value), value)
+    pair = cache.get(key)
+    if pair is None:
+        head, _, tail = _render(p, _letters(col) + "\0", value, style).partition("\0")
+        pair = cache[key] = (head.encode(), tail.encode())
+    return pair[0] + row_text.encode() + pair[1]
 
 
 def _edit_row(
@@ -532,6 +563,32 @@ def _extend_dimension(head: bytes, patterns: _Patterns, max_row: int, max_col: i
 _NO_ROW = 1 << 62  # past any row a sheet can have
 
 
+def _rows_in(chunk: bytes, patterns: _Patterns) -> Iterator[tuple[re.Match[bytes], int]]:
+    """Each row's start tag in a chunk of whole rows, and where its </row> starts (the
+    tag's end for an empty <row/>).
+
+    Found with bytes.find, which passes over a row's cells far faster than a regular
+    expression search, which stops at every '<' to try a match.
+    """
+    opening = patterns.row_open
+    closing = patterns.row_end
+    pos = 0
+    while (at := chunk.find(opening, pos)) >= 0:
+        match = patterns.row_tag.match(chunk, at)
+        if match is None:  # <rowBreaks> and the like
+            pos = at + len(opening)
+            continue
+        if match.group(3):
+            yield match, match.end()
+            pos = match.end()
+            continue
+        close = chunk.find(closing, match.end())
+        if close < 0:
+            raise SheetXmlError(f"a row is not closed: {match.group().decode(errors='replace')}")
+        yield match, close
+        pos = close + len(closing)
+
+
 def _extent(edits: Mapping[int, Mapping[int, Edit]]) -> tuple[int, int]:
     """The last row and the last column (1-based, 0-based) that get a value; -1 if none.
 
@@ -625,7 +682,7 @@ def rewrite_sheet(
     for chunk in stream.rows(patterns):
         out = []
         last = 0
-        for match in patterns.row_tag.finditer(chunk):
+        for match, close in _rows_in(chunk, patterns):
             ref = match.group(1)
             if ref is not None:
                 row_number = int(ref)
@@ -645,9 +702,7 @@ def rewrite_sheet(
                 if match.group(3):
                     end = match.end()
                 else:
-                    end = chunk.find(row_end, match.end())
-                    if end < 0:
-                        raise SheetXmlError(f"row {row_number} is not closed")
+                    end = close
                     # The common case, a first sync: every edit is a new cell right of the
                     # row's last cell, so the new cells go just before </row>.
                     cell = chunk.rfind(last_cell, match.end(), end)
