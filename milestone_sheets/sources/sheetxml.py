@@ -60,7 +60,6 @@ def _prefix(head: bytes) -> bytes:
 class _Patterns:
     def __init__(self, prefix: bytes):
         p = re.escape(prefix)
-        self.row_start = re.compile(rb"<" + p + rb"row\b([^>]*?)(/?)>")
         self.row_end = b"</" + prefix + b"row>"
         self.row_open = b"<" + prefix + b"row"
         self.cell = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
@@ -76,7 +75,8 @@ class _Patterns:
         self.formula_open = b"<" + prefix + b"f"
         # Cells rendered for this sheet, by column, style and value (see _render_cached).
         self.rendered: _Rendered = {}
-        # A row's start tag, its reference caught directly where it is the first attribute.
+        # A row's start tag, its reference caught directly where it is the first attribute;
+        # groups: the reference (or None), the other attributes, "/" for an empty row.
         self.row_tag = re.compile(rb"<" + p + rb'row\b(?:\s+r="(\d+)")?([^>]*?)(/?)>')
 
 
@@ -147,12 +147,11 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     uncached: set[tuple[int, int]] = set()
     if empty:
         return FormulaScan(frozenset(), frozenset())
-    cell_start = b"<" + patterns.prefix + b"c"
-    cell_end = b"</" + patterns.prefix + b"c>"
+    cell_start, cell_end = patterns.cell_open, patterns.cell_close
     for chunk in stream.rows(patterns):
         for match in patterns.formula.finditer(chunk):
             start = chunk.rfind(cell_start, 0, match.start())
-            while start >= 0 and chunk[start + len(cell_start)] not in b" \t\r\n>/":
+            while start >= 0 and chunk[start + len(cell_start)] not in _CELL_NAME_END:
                 start = chunk.rfind(cell_start, 0, start)
             end = chunk.find(cell_end, match.start())
             tag_end = chunk.find(b">", start)
@@ -180,14 +179,22 @@ def _has_saved_value(
     return b't="str"' in chunk[start:tag_end]
 
 
+def _row_number(tag: re.Match[bytes], previous: int) -> int:
+    """The 1-based number of the row whose start tag is `tag` (a row_tag match); a row
+    without an `r` attribute follows the one before it."""
+    if tag.group(1) is not None:
+        return int(tag.group(1))
+    ref = _ATTR_R.search(tag.group(2))
+    return int(ref.group(2)) if ref and ref.group(2) else previous + 1
+
+
 def _position_without_ref(chunk: bytes, cell_start: int, patterns: _Patterns) -> tuple[int, int]:
     """The position of the cell starting at `cell_start`, counting rows and cells that carry
     no `r` attribute from the last ones that do."""
     row_number = 0
     row_start = 0
-    for match in patterns.row_start.finditer(chunk, 0, cell_start):
-        ref = _ATTR_R.search(match.group(1))
-        row_number = int(ref.group(2)) if ref and ref.group(2) else row_number + 1
+    for match in patterns.row_tag.finditer(chunk, 0, cell_start):
+        row_number = _row_number(match, row_number)
         row_start = match.end()
     col = -1
     for match in patterns.cell.finditer(chunk, row_start, cell_start):
@@ -265,6 +272,14 @@ def _cell_at(
     return match.end(), col, match.end(1)
 
 
+def _cell_end(chunk: bytes, tag_end: int, limit: int, patterns: _Patterns) -> int:
+    """Where the cell whose start tag ends at `tag_end` (its '>') ends; -1 if not by `limit`."""
+    if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
+        return tag_end + 1
+    close = chunk.find(patterns.cell_close, tag_end, limit)
+    return close + len(patterns.cell_close) if close >= 0 else -1
+
+
 def _style(chunk: bytes, cell: _Cell) -> bytes | None:
     """A cell's style index, read from its start tag only when it is needed."""
     found = _ATTR_S.search(chunk, cell[1], cell[3])
@@ -296,7 +311,6 @@ def _cells_from(
     """
     cells: list[_Cell] = []
     opening = patterns.cell_open
-    closing = patterns.cell_close
     skip = len(opening)
     pos = next_start = body_end
     while pos > body_start:
@@ -306,8 +320,8 @@ def _cells_from(
         pos = start
         if chunk[start + skip] not in _CELL_NAME_END:
             continue  # <col ...>, <color .../> and the like
-        # Cells follow each other directly, so a cell ends where the next one starts:
-        # only the start tag needs reading. Anything else takes the full match.
+        # Only the start tag needs reading: where the cell ends follows from it. A cell
+        # whose reference is not its first attribute takes the full match.
         tag_end = chunk.find(b">", start, next_start)
         first = _FIRST_REF.match(chunk, start + skip, tag_end)
         if tag_end < 0 or first is None:
@@ -318,14 +332,8 @@ def _cells_from(
             if col < 0:
                 return None
         else:
-            if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
-                end = tag_end + 1
-            elif chunk.endswith(closing, tag_end, next_start):
-                end = next_start
-            else:
-                end = chunk.find(closing, tag_end, body_end) + len(closing)
-            known = _COLUMNS.get(first.group(1))
-            col = known if known is not None else _column_of(first.group(1))
+            end = _cell_end(chunk, tag_end, body_end, patterns)
+            col = _column_of(first.group(1))
         cells.append((col, start, end, tag_end))
         next_start = start
         if col < min_col:
@@ -355,11 +363,6 @@ def _render(p: str, ref: str, value: CellValue, style: bytes | None) -> str:
     return _render(p, ref, str(value), style)
 
 
-def cell_xml(prefix: bytes, ref: str, value: CellValue, style: bytes | None) -> bytes:
-    """One <c> element for a computed value: numbers as numbers, text as an inline string."""
-    return _render(prefix.decode(), ref, value, style).encode()
-
-
 def _replace_in_place(
     chunk: bytes,
     body_start: int,
@@ -374,7 +377,6 @@ def _replace_in_place(
     reference directly. None when a cell must be inserted (the caller reads the row).
     """
     p = patterns.prefix_text
-    closing = patterns.cell_close
     out = []
     last = body_start
     for col in columns:
@@ -386,17 +388,11 @@ def _replace_in_place(
         if start < last:  # to insert, without a reference, or out of order: read the row
             return None
         tag_end = chunk.find(b">", start, body_end)
-        if tag_end < 0:
+        end = _cell_end(chunk, tag_end, body_end, patterns) if tag_end >= 0 else -1
+        if end < 0:
             return None
-        if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
-            end = tag_end + 1
-        else:
-            end = chunk.find(closing, tag_end, body_end)
-            if end < 0:
-                return None
-            end += len(closing)
-            if _holds_formula(chunk, tag_end, end, patterns):
-                raise FormulaCellError(f"{letters}{row_text} holds a formula")
+        if _holds_formula(chunk, tag_end, end, patterns):
+            raise FormulaCellError(f"{letters}{row_text} holds a formula")
         style = _ATTR_S.search(chunk, start, tag_end)
         rendered = _render_cached(
             p, col, row_text, edit.value, style.group(1) if style else None, patterns.rendered
@@ -404,7 +400,7 @@ def _replace_in_place(
         if not rendered:  # a cell to drop: the full reading knows whether that is safe
             return None
         out.append(chunk[last:start])
-        out.append(rendered)
+        out.append(rendered.encode())
         last = end
     out.append(chunk[last:body_end])
     return b"".join(out)
@@ -421,22 +417,22 @@ def _holds_formula(chunk: bytes, start: int, end: int, patterns: _Patterns) -> b
     return False
 
 
-_Rendered = dict[tuple[int, "bytes | None", type, CellValue], tuple[bytes, bytes]]
+_Rendered = dict[tuple[int, "bytes | None", type, CellValue], tuple[str, str]]
 
 
 def _render_cached(
     p: str, col: int, row_text: str, value: CellValue, style: bytes | None, cache: _Rendered
-) -> bytes:
+) -> str:
     """A cell's XML; texts and whole numbers repeat down a column (a status, days late),
     so each is rendered once per column and style, and only the row number is put in."""
     if type(value) is float or value is None:
-        return _render(p, _letters(col) + row_text, value, style).encode()
+        return _render(p, _letters(col) + row_text, value, style)
     key = (col, style, type(value), value)
     pair = cache.get(key)
     if pair is None:
         head, _, tail = _render(p, _letters(col) + "\0", value, style).partition("\0")
-        pair = cache[key] = (head.encode(), tail.encode())
-    return pair[0] + row_text.encode() + pair[1]
+        pair = cache[key] = (head, tail)
+    return pair[0] + row_text + pair[1]
 
 
 def _edit_row(
@@ -477,7 +473,7 @@ def _edit_row(
         existing = by_col.get(col)
         if existing is not None:
             _, start, end, _ = existing
-            if patterns.formula.search(chunk, start, end):
+            if _holds_formula(chunk, start, end, patterns):
                 raise FormulaCellError(f"{_letters(col)}{row_text} holds a formula")
             style = _style(chunk, existing)
             rendered = _render(p, _letters(col) + row_text, edit.value, style)
@@ -532,10 +528,10 @@ def _widen_spans(open_tag: bytes, edits: Mapping[int, Edit]) -> bytes:
 
 
 def _new_row(row_number: int, edits: Mapping[int, Edit], patterns: _Patterns) -> bytes:
-    cells = b"".join(
-        cell_xml(patterns.prefix, f"{column_letter(e.col)}{row_number}", e.value, None)
+    cells = "".join(
+        _render(patterns.prefix_text, f"{_letters(e.col)}{row_number}", e.value, None)
         for e in sorted(edits.values(), key=lambda e: e.col)
-    )
+    ).encode()
     if not cells:
         return b""
     row = patterns.prefix + b"row"
@@ -612,43 +608,22 @@ def _extent(edits: Mapping[int, Mapping[int, Edit]]) -> tuple[int, int]:
 def _only_cell_left(chunk: bytes, cell: int, end: int, patterns: _Patterns) -> bool:
     """Is the cell starting at `cell` the last element before `end` (no extLst after it)?"""
     tag_end = chunk.find(b">", cell, end)
-    if tag_end < 0:
-        return False
-    if chunk[tag_end - 1] == 0x2F:  # "/": an empty cell
-        return tag_end + 1 == end
-    close = chunk.find(patterns.cell_close, tag_end, end)
-    return close >= 0 and close + len(patterns.cell_close) == end
+    return tag_end >= 0 and _cell_end(chunk, tag_end, end, patterns) == end
 
 
 def _appended(
-    p: str,
-    row_text: str,
-    row_edits: Mapping[int, Edit],
-    rendered: dict[tuple[int, type, CellValue], tuple[str, str]],
+    p: str, row_text: str, row_edits: Mapping[int, Edit], patterns: _Patterns
 ) -> bytes | None:
     """New cells for the end of a row, in column order; None if one takes a neighbour's
-    style (a header cell), which needs the row read.
-
-    Texts and whole numbers repeat (a status, days late), so each is rendered once per
-    column and only the row number is put in; floats are rendered each time.
-    """
+    style (a header cell), which needs the row read."""
     parts = []
     for col in sorted(row_edits):
         edit = row_edits[col]
-        value = edit.value
-        if value is None:
+        if edit.value is None:
             continue
         if edit.style_like is not None:
             return None
-        if type(value) is float:
-            parts.append(_render(p, _letters(col) + row_text, value, None))
-            continue
-        key = (col, type(value), value)
-        pair = rendered.get(key)
-        if pair is None:
-            head, _, tail = _render(p, _letters(col) + "\0", value, None).partition("\0")
-            pair = rendered[key] = (head, tail)
-        parts += (pair[0], row_text, pair[1])
+        parts.append(_render_cached(p, col, row_text, edit.value, None, patterns.rendered))
     return "".join(parts).encode()
 
 
@@ -678,17 +653,12 @@ def rewrite_sheet(
     p = patterns.prefix_text
     last_cell = patterns.cell_open + b' r="'
     cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
-    rendered: dict[tuple[int, type, CellValue], tuple[str, str]] = {}
     for chunk in stream.rows(patterns):
         out = []
         last = 0
         for match, close in _rows_in(chunk, patterns):
-            ref = match.group(1)
-            if ref is not None:
-                row_number = int(ref)
-            else:
-                other = _ATTR_R.search(match.group(2))
-                row_number = int(other.group(2)) if other and other.group(2) else row_number + 1
+            ref = match.group(1)  # the common case inline: this loop runs for every row
+            row_number = int(ref) if ref is not None else _row_number(match, row_number)
             if row_number < next_row:
                 continue
             while next_row < row_number:  # rows to create before this one
@@ -711,7 +681,7 @@ def rewrite_sheet(
                         ref is not None
                         and _column_of(ref.group(1)) < min(row_edits)
                         and _only_cell_left(chunk, cell, end, patterns)
-                        and (appended := _appended(p, str(row_number), row_edits, rendered))
+                        and (appended := _appended(p, str(row_number), row_edits, patterns))
                         is not None
                     ):
                         if b"spans=" in match.group(2):  # as Excel writes every row
