@@ -353,6 +353,13 @@ def parse_column(
     memoized = _parse_distinct(kind, cells, label, date_order)
     if memoized is not None:
         return memoized
+    return _parse_each(kind, cells, label, date_order)
+
+
+def _parse_each(
+    kind: str, cells: Sequence[Any], label: str, date_order: str
+) -> tuple[list[Any], dict[int, str]]:
+    """Parse cell by cell: the fast path, then the scalar parser where it does not know."""
     values = _FAST[kind](cells)
     problems: dict[int, str] = {}
     slow = _SCALAR[kind]
@@ -381,16 +388,10 @@ def _parse_distinct(
     types = set(map(type, distinct))
     if bool in types or (int in types and float in types):
         return None
-    parsed = dict(zip(distinct, _FAST[kind](distinct), strict=True))
-    messages: dict[Any, str] = {}
-    slow = _SCALAR[kind]
-    for value in [value for value, result in parsed.items() if result is _SLOW]:
-        try:
-            parsed[value] = slow(value, label, date_order)
-        except ValueProblem as problem:
-            parsed[value] = None
-            messages[value] = str(problem)
-    values = list(map(parsed.__getitem__, cells))
+    parsed, problems_of = _parse_each(kind, distinct, label, date_order)
+    by_value = dict(zip(distinct, parsed, strict=True))
+    messages = {distinct[index]: message for index, message in problems_of.items()}
+    values = list(map(by_value.__getitem__, cells))
     problems = {i: messages[c] for i, c in enumerate(cells) if c in messages} if messages else {}
     return values, problems
 
