@@ -25,7 +25,7 @@ import python_calamine
 
 from milestone_sheets.errors import SheetChangedError, SourceError
 from milestone_sheets.model import SheetGrid, column_letter
-from milestone_sheets.sources import sheetxml, zippkg
+from milestone_sheets.sources import sheetxml, split_read, zippkg
 from milestone_sheets.sources.base import CellWrite, RowGuard
 
 EXTENSIONS = (".xlsx", ".xlsm")
@@ -137,26 +137,22 @@ class ExcelBook:
     def _load(self, titles: Sequence[str]) -> None:
         """Values from python-calamine, formulas from our own scan, side by side.
 
-        calamine's parse releases the GIL for much of its work, so it runs on a second
-        thread while this one scans the worksheet XML for formulas.
+        calamine's parse releases the GIL for much of its work, so it runs on other
+        threads (two for a large sheet, see `split_read`) while this one scans the
+        worksheet XML for formulas.
         """
         try:
             workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
-            with open(self.path, "rb") as stream, ThreadPoolExecutor(max_workers=1) as pool:
+            with open(self.path, "rb") as stream, ThreadPoolExecutor(max_workers=2) as pool:
                 entries = {entry.name: entry for entry in zippkg.read_entries(stream)[0]}
                 for title in titles:
-                    values = pool.submit(
-                        lambda name: workbook.get_sheet_by_name(name).to_python(
-                            skip_empty_area=False
-                        ),
-                        title,
-                    )
-                    part = self.package.sheet_parts.get(title)
+                    entry = entries.get(self.package.sheet_parts.get(title, ""))
+                    values = split_read.submit(pool, workbook, self.path, stream, entry, title)
                     scan = sheetxml.FormulaScan(frozenset(), frozenset())
-                    if part in entries:
-                        scan = sheetxml.scan_formulas(zippkg.iter_part(stream, entries[part]))
+                    if entry is not None:
+                        scan = sheetxml.scan_formulas(zippkg.iter_part(stream, entry))
                     self._cache[title] = SheetGrid(
-                        title, values.result(), scan.formula_cells, scan.uncached_cells
+                        title, values(), scan.formula_cells, scan.uncached_cells
                     )
         except (python_calamine.CalamineError, zippkg.PackageError, sheetxml.SheetXmlError) as err:
             raise SourceError(f"{self.path}: cannot read the workbook: {err}") from None

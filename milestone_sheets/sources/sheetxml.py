@@ -73,6 +73,12 @@ class _Patterns:
         self.cell_open = b"<" + prefix + b"c"
         self.cell_close = b"</" + prefix + b"c>"
         self.formula_open = b"<" + prefix + b"f"
+        # The usual formula cell, matched from its start: its reference first, the
+        # formula, and a saved value right after it. Groups: column letters, row number.
+        self.formula_cell = re.compile(
+            rb"<" + p + rb'c\s+r="([A-Z]+)(\d+)"[^>]*>\s*<' + p + rb"f\b[^>]*?(?:/>|>[^<]*</"
+            + p + rb"f>)\s*<" + p + rb"v>[^<]"
+        )  # fmt: skip
         # Cells rendered for this sheet, by column, style and value (see _render_cached).
         self.rendered: _Rendered = {}
         # A row's start tag, its reference caught directly where it is the first attribute;
@@ -85,7 +91,7 @@ _ATTR_S = re.compile(rb'\bs="(\d+)"')
 _ATTR_SPANS = re.compile(rb'\bspans="(\d+):(\d+)"')
 
 
-class _SheetStream:
+class SheetStream:
     """Iterates a worksheet part as head, chunks of whole rows, and tail."""
 
     def __init__(self, chunks: Iterable[bytes]):
@@ -141,18 +147,28 @@ class FormulaScan:
 
 def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     """Which cells hold a formula, and which of them have no saved value (0-based)."""
-    stream = _SheetStream(chunks)
+    stream = SheetStream(chunks)
     _, patterns, empty = stream.head()
     formulas: set[tuple[int, int]] = set()
     uncached: set[tuple[int, int]] = set()
     if empty:
         return FormulaScan(frozenset(), frozenset())
     cell_start, cell_end = patterns.cell_open, patterns.cell_close
+    usual = patterns.formula_cell.match
+    columns: dict[bytes, int] = {}
     for chunk in stream.rows(patterns):
         for match in patterns.formula.finditer(chunk):
             start = chunk.rfind(cell_start, 0, match.start())
             while start >= 0 and chunk[start + len(cell_start)] not in _CELL_NAME_END:
                 start = chunk.rfind(cell_start, 0, start)
+            cell = usual(chunk, start) if start >= 0 else None
+            if cell is not None:  # the common case, settled by one match
+                letters, digits = cell.groups()
+                col = columns.get(letters)
+                if col is None:
+                    col = columns[letters] = column_index(letters.decode())
+                formulas.add((int(digits) - 1, col))
+                continue
             end = chunk.find(cell_end, match.start())
             tag_end = chunk.find(b">", start)
             ref = _ATTR_R.search(chunk, start, tag_end)
@@ -177,6 +193,14 @@ def _has_saved_value(
     if chunk[content_at - 2 : content_at] != b"/>" and chunk[content_at : content_at + 1] != b"<":
         return True
     return b't="str"' in chunk[start:tag_end]
+
+
+def carries_number(tag: re.Match[bytes]) -> bool:
+    """Whether a row start tag (a row_tag match) says its row's number."""
+    if tag.group(1) is not None:
+        return True
+    ref = _ATTR_R.search(tag.group(2))
+    return bool(ref and ref.group(2))
 
 
 def _row_number(tag: re.Match[bytes], previous: int) -> int:
@@ -631,7 +655,7 @@ def rewrite_sheet(
     chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]]
 ) -> Iterator[bytes]:
     """Apply cell edits keyed by 1-based row number, streaming the part through."""
-    stream = _SheetStream(chunks)
+    stream = SheetStream(chunks)
     head, patterns, empty = stream.head()
     max_row, max_col = _extent(edits)
     if max_row >= 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import queue
 import struct
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -48,6 +48,7 @@ class Entry:
     dos_time: int
     dos_date: int
     compressed_size: int
+    size: int  # uncompressed
 
 
 def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
@@ -80,13 +81,13 @@ def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
         record = directory[pos:end]
         name_bytes = directory[pos + _CDH.size : pos + _CDH.size + name_len]
         name = name_bytes.decode("utf-8" if flags & 0x800 else "cp437")
-        raw.append((name, record, offset, flags, method, dos_time, dos_date, csize))
+        raw.append((name, record, offset, flags, method, dos_time, dos_date, csize, usize))
         pos = end
     offsets = sorted(item[2] for item in raw) + [cd_offset]
     next_offset = {offsets[i]: offsets[i + 1] for i in range(len(offsets) - 1)}
     entries = [
-        Entry(name, record, offset, next_offset[offset], flags, method, dos_time, dos_date, csize)
-        for name, record, offset, flags, method, dos_time, dos_date, csize in raw
+        Entry(name, record, offset, next_offset[offset], *rest)
+        for name, record, offset, *rest in raw
     ]
     return entries, comment
 
@@ -170,16 +171,19 @@ def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
 def rewrite(
     source: BinaryIO,
     target: BinaryIO,
-    transforms: dict[str, Transform],
+    transforms: Mapping[str, Transform],
     level: int = 6,
+    contents: Mapping[str, Iterable[bytes]] | None = None,
 ) -> None:
-    """Copy a package to `target`, passing the named parts through their transform."""
+    """Copy a package to `target`, passing the named parts through their transform, or
+    replacing them with the given `contents`. Level 0 stores the new parts uncompressed."""
     entries, comment = read_entries(source)
     directory = []
     for entry in entries:
         offset = target.tell()
         transform = transforms.get(entry.name)
-        if transform is None:
+        content = contents.get(entry.name) if contents else None
+        if transform is None and content is None:
             source.seek(entry.offset)
             remaining = entry.span_end - entry.offset
             while remaining:
@@ -190,7 +194,12 @@ def rewrite(
                 remaining -= len(chunk)
             directory.append(entry.central[:42] + struct.pack("<I", offset) + entry.central[46:])
             continue
-        directory.append(_write_deflated(source, target, entry, transform, offset, level))
+        chunks = (
+            iter(content)
+            if content is not None
+            else transform(prefetched(iter_part(source, entry)))  # type: ignore[misc]
+        )
+        directory.append(_write_part(target, entry, chunks, offset, level))
     cd_offset = target.tell()
     for record in directory:
         target.write(record)
@@ -201,7 +210,8 @@ def rewrite(
 
 
 class _BackgroundDeflate:
-    """CRC and deflate on a second thread while the main thread edits the XML.
+    """CRC and deflate (or at level 0 only the CRC) on a second thread while the main
+    thread edits the XML.
 
     zlib (zlib-ng where installed) releases the GIL while it works on a buffer, so on
     two cores the compression runs beside the editing; a bounded queue keeps memory flat.
@@ -218,13 +228,14 @@ class _BackgroundDeflate:
         self.thread.start()
 
     def _run(self) -> None:
-        deflater = zlib.compressobj(self.level, zlib.DEFLATED, -15)
+        deflater = zlib.compressobj(self.level, zlib.DEFLATED, -15) if self.level else None
         try:
             while (chunk := self.queue.get()) is not None:
                 self.crc = zlib.crc32(chunk, self.crc)
                 self.size += len(chunk)
-                self.target.write(deflater.compress(chunk))
-            self.target.write(deflater.flush())
+                self.target.write(deflater.compress(chunk) if deflater else chunk)
+            if deflater:
+                self.target.write(deflater.flush())
         except BaseException as err:  # handed to the main thread in close()
             self.error = err
             while self.queue.get() is not None:  # drain, so the producer never blocks
@@ -241,20 +252,23 @@ class _BackgroundDeflate:
             raise self.error
 
 
-def _write_deflated(
-    source: BinaryIO, target: BinaryIO, entry: Entry, transform: Transform, offset: int, level: int
+def _write_part(
+    target: BinaryIO, entry: Entry, chunks: Iterator[bytes], offset: int, level: int
 ) -> bytes:
-    """Write one transformed part; return its new central directory record."""
+    """Write one new part (deflated, or stored at level 0); return its central record."""
     name = entry.name.encode("utf-8")
     flags = (entry.flags & ~_DATA_DESCRIPTOR_FLAG & ~0x06) | 0x800
+    method = 8 if level else 0
     target.write(
-        _LFH.pack(_LFH_SIG, 20, flags, 8, entry.dos_time, entry.dos_date, 0, 0, 0, len(name), 0)
+        _LFH.pack(
+            _LFH_SIG, 20, flags, method, entry.dos_time, entry.dos_date, 0, 0, 0, len(name), 0
+        )
     )
     target.write(name)
     data_start = target.tell()
     deflate = _BackgroundDeflate(target, level)
     try:
-        for chunk in transform(prefetched(iter_part(source, entry))):
+        for chunk in chunks:
             deflate.put(chunk)
     finally:
         deflate.close()
@@ -274,7 +288,7 @@ def _write_deflated(
             central[1],
             20,
             flags,
-            8,
+            method,
             entry.dos_time,
             entry.dos_date,
             crc,

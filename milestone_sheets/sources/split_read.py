@@ -1,0 +1,181 @@
+"""Reading one large worksheet with python-calamine on both cores.
+
+calamine parses a worksheet on one thread, and on a large sheet that parse is most of a
+sync's read. It releases the GIL while it parses, so two parses run side by side. This
+module cuts the worksheet part at a row boundary near its middle and writes two temporary
+copies of the package, each holding one half of the rows (stored, not compressed, and
+every other part copied as its raw bytes); calamine reads both at once, and the halves are
+joined into exactly the grid one read of the whole sheet gives (rows from A1, each as wide
+as the widest, blank cells as "").
+
+A half may only begin at a row that carries its number (`r`), since calamine counts rows
+without one from the row before. Where no such cut is found, or the temporary copies
+cannot be written, the sheet is read in one piece.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import python_calamine
+
+from milestone_sheets.sources import sheetxml, zippkg
+
+# Below this many bytes of worksheet XML (about 20,000 milestone rows) one parse is quick
+# and the copies would cost more than they save.
+MIN_SPLIT_BYTES = 16 << 20
+
+Rows = list[list[Any]]
+
+
+def _read(path: Path, title: str, skip_empty_area: bool) -> tuple[tuple[int, int] | None, Rows]:
+    sheet = python_calamine.CalamineWorkbook.from_path(str(path)).get_sheet_by_name(title)
+    return sheet.start, sheet.to_python(skip_empty_area=skip_empty_area)
+
+
+def read_whole(workbook: python_calamine.CalamineWorkbook, title: str) -> Rows:
+    """The worksheet's values from A1, as calamine reads them."""
+    return workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+
+
+class _Halves:
+    """The worksheet part as two streams of XML: head, the rows before the cut and a
+    closing; then head, the rows from the cut, and the part's own tail."""
+
+    def __init__(self, chunks: Iterator[bytes], size: int):
+        self.stream = sheetxml.SheetStream(chunks)
+        self.head, self.patterns, self.empty = self.stream.head()
+        self.rows = self.stream.rows(self.patterns)
+        self.middle = size // 2
+        self.rest: bytes | None = None  # the cut chunk's second piece; None: no cut
+
+    def first(self) -> Iterator[bytes]:
+        yield self.head
+        done = len(self.head)
+        for chunk in self.rows:
+            cut = (
+                self._cut(chunk, max(self.middle - done, 0))
+                if done + len(chunk) > self.middle
+                else -1
+            )
+            if cut >= 0:
+                yield chunk[:cut]
+                self.rest = chunk[cut:]
+                break
+            yield chunk
+            done += len(chunk)
+        else:
+            yield from self.stream.tail()
+            return
+        prefix = self.patterns.prefix
+        yield b"</" + prefix + b"sheetData></" + prefix + b"worksheet>"
+
+    def _cut(self, chunk: bytes, at: int) -> int:
+        """The end of a row at or after `at` whose next row carries its number, or -1."""
+        row_end = self.patterns.row_end
+        while (end := chunk.find(row_end, at)) >= 0:
+            at = end + len(row_end)
+            tag = self.patterns.row_tag.search(chunk, at)
+            if tag is None:
+                return -1
+            if chunk[at : tag.start()].strip():
+                continue
+            if sheetxml.carries_number(tag):
+                return at
+        return -1
+
+    def second(self) -> Iterator[bytes]:
+        assert self.rest is not None
+        yield self.head
+        yield self.rest
+        yield from self.rows
+        yield from self.stream.tail()
+
+
+def _join(first: Rows, second_start: tuple[int, int] | None, second: Rows) -> Rows | None:
+    """The rows of one whole read, from the halves; None if the halves overlap."""
+    if second_start is None or not second:
+        return first
+    top, left = second_start
+    if top < len(first):  # rows out of order in the file: the halves overlap
+        return None
+    width = max(len(first[0]) if first else 0, left + len(second[0]))
+    if left:
+        pad = [""] * left
+        second = [pad + row for row in second]
+    rows = first
+    if first and len(first[0]) < width:
+        more = [""] * (width - len(first[0]))
+        rows = [row + more for row in first]
+    rows.extend([""] * width for _ in range(top - len(first)))
+    if len(second[0]) < width:
+        more = [""] * (width - len(second[0]))
+        second = [row + more for row in second]
+    rows.extend(second)
+    return rows
+
+
+def submit(
+    pool: Executor,
+    workbook: python_calamine.CalamineWorkbook,
+    path: Path,
+    stream: BinaryIO,
+    entry: zippkg.Entry | None,
+    title: str,
+    min_split_bytes: int | None = None,
+) -> Callable[[], Rows]:
+    """Start reading a worksheet's values on `pool` (which needs two workers to split);
+    return the function that waits for them. `workbook` is the file opened with calamine,
+    `stream` the file itself and `entry` the worksheet's part in it."""
+    if min_split_bytes is None:
+        min_split_bytes = MIN_SPLIT_BYTES
+    if entry is None or entry.size < min_split_bytes:
+        return pool.submit(read_whole, workbook, title).result
+    try:
+        folder = tempfile.TemporaryDirectory(prefix="milestone-sheets-")
+    except OSError:  # no temporary space: one parse it is
+        return pool.submit(read_whole, workbook, title).result
+    try:
+        # The part is inflated from a second handle: the copies read `stream` meanwhile.
+        with open(path, "rb") as part_stream:
+            halves = _Halves(zippkg.iter_part(part_stream, entry), entry.size)
+            if halves.empty:
+                raise _NoCut
+            names = [Path(folder.name) / f"{half}{path.suffix}" for half in ("first", "second")]
+            futures: list[Future[tuple[tuple[int, int] | None, Rows]]] = []
+            for name, content, skip in (
+                (names[0], halves.first, False),
+                (names[1], halves.second, True),
+            ):
+                with open(name, "wb") as target:
+                    zippkg.rewrite(stream, target, {}, level=0, contents={entry.name: content()})
+                futures.append(pool.submit(_read, name, title, skip))
+                if halves.rest is None:
+                    break
+    except (OSError, _NoCut):
+        folder.cleanup()
+        return pool.submit(read_whole, workbook, title).result
+    except BaseException:
+        folder.cleanup()
+        raise
+
+    def result() -> Rows:
+        try:
+            first = futures[0].result()[1]
+            if len(futures) == 1:
+                return first
+            second_start, second = futures[1].result()
+            joined = _join(first, second_start, second)
+        finally:
+            folder.cleanup()
+        return joined if joined is not None else read_whole(workbook, title)
+
+    return result
+
+
+class _NoCut(Exception):
+    """The worksheet cannot be split."""
