@@ -139,3 +139,12 @@ def test_clearing_a_cell_before_cells_without_references_keeps_their_columns():
     row = b'<row r="2"><c r="A2"><v>1</v></c><c r="B2"><v>2</v></c><c><v>3</v></c></row>'
     out = edit(row, {2: {1: CellEdit(1, None)}})
     assert b'<row r="2"><c r="A2"><v>1</v></c><c r="B2"/><c><v>3</v></c></row>' in out
+
+
+def test_an_empty_sheet_data_is_opened_filled_and_the_tail_kept():
+    sheet = b'<?xml version="1.0"?><worksheet xmlns="main"><dimension ref="A1"/><sheetData/>'
+    out = b"".join(rewrite_sheet([sheet + b"<pageMargins/></worksheet>"], {2: {1: CellEdit(1, 7)}}))
+    assert out == (
+        b'<?xml version="1.0"?><worksheet xmlns="main"><dimension ref="A1:B2"/><sheetData>'
+        b'<row r="2"><c r="B2"><v>7</v></c></row></sheetData><pageMargins/></worksheet>'
+    )

@@ -657,74 +657,109 @@ def rewrite_sheet(
     """Apply cell edits keyed by 1-based row number, streaming the part through."""
     stream = SheetStream(chunks)
     head, patterns, empty = stream.head()
+    yield edited_head(head, patterns, edits)
+    if empty:
+        yield from stream.tail()
+        return
+    editor = RowEditor(edits, patterns)
+    yield from editor.rows(stream.rows(patterns))
+    yield editor.remaining()
+    yield from stream.tail()
+
+
+def edited_head(head: bytes, patterns: _Patterns, edits: Mapping[int, Mapping[int, Edit]]) -> bytes:
+    """The part up to <sheetData>, its dimension grown to take in the edits; an empty
+    <sheetData/> comes back opened, filled with the new rows and closed."""
     max_row, max_col = _extent(edits)
     if max_row >= 0:
         head = _extend_dimension(head, patterns, max_row, max_col)
-    pending = sorted(edits)
-    if empty:
-        tag = re.search(rb"<(\w+:)?sheetData\b[^>]*?/>$", head)
-        assert tag is not None
-        rows = b"".join(_new_row(r, edits[r], patterns) for r in pending)
-        sheet_data = patterns.prefix + b"sheetData"
-        yield head[: tag.start()] + b"<" + sheet_data + b">" + rows + b"</" + sheet_data + b">"
-        yield from stream.tail()
-        return
-    yield head
-    next_index = 0
-    next_row = pending[0] if pending else _NO_ROW
-    row_number = 0
-    row_end = patterns.row_end
-    p = patterns.prefix_text
-    last_cell = patterns.cell_open + b' r="'
-    cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
-    for chunk in stream.rows(patterns):
-        out = []
-        last = 0
-        for match, close in _rows_in(chunk, patterns):
-            ref = match.group(1)  # the common case inline: this loop runs for every row
-            row_number = int(ref) if ref is not None else _row_number(match, row_number)
-            if row_number < next_row:
-                continue
-            while next_row < row_number:  # rows to create before this one
-                out.append(chunk[last : match.start()])
-                last = match.start()
-                out.append(_new_row(next_row, edits[next_row], patterns))
-                next_index += 1
-                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-            if next_row == row_number:
-                row_edits = edits[row_number]
-                if match.group(3):
-                    end = match.end()
-                else:
-                    end = close
-                    # The common case, a first sync: every edit is a new cell right of the
-                    # row's last cell, so the new cells go just before </row>.
-                    cell = chunk.rfind(last_cell, match.end(), end)
-                    ref = cell_ref.match(chunk, cell) if cell >= 0 else None
-                    if (
-                        ref is not None
-                        and _column_of(ref.group(1)) < min(row_edits)
-                        and _only_cell_left(chunk, cell, end, patterns)
-                        and (appended := _appended(p, str(row_number), row_edits, patterns))
-                        is not None
-                    ):
-                        if b"spans=" in match.group(2):  # as Excel writes every row
-                            out.append(chunk[last : match.start()])
-                            out.append(_widen_spans(match.group(), row_edits))
-                            last = match.end()
-                        out.append(chunk[last:end])
-                        out.append(appended)
-                        last = end
-                        next_index += 1
-                        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-                        continue
-                    end += len(row_end)
-                out.append(chunk[last : match.start()])
-                out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
-                last = end
-                next_index += 1
-                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-        out.append(chunk[last:])
-        yield b"".join(out)
-    yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:])
-    yield from stream.tail()
+    tag = re.search(rb"<(\w+:)?sheetData\b[^>]*?/>$", head)
+    if tag is None:
+        return head
+    rows = b"".join(_new_row(r, edits[r], patterns) for r in sorted(edits))
+    sheet_data = patterns.prefix + b"sheetData"
+    return head[: tag.start()] + b"<" + sheet_data + b">" + rows + b"</" + sheet_data + b">"
+
+
+class RowEditor:
+    """Edits the rows of <sheetData> as they stream past: the edits of rows from
+    `first_row` on, before `stop_row` (so that two editors can share a sheet's rows)."""
+
+    def __init__(
+        self,
+        edits: Mapping[int, Mapping[int, Edit]],
+        patterns: _Patterns,
+        first_row: int = 0,
+        stop_row: int = _NO_ROW,
+    ):
+        self.edits = edits
+        self.patterns = patterns
+        self.pending = [row for row in sorted(edits) if first_row <= row < stop_row]
+        self.next_index = 0
+
+    def remaining(self) -> bytes:
+        """New rows for the edits past the last row that streamed by."""
+        rows = self.pending[self.next_index :]
+        self.next_index = len(self.pending)
+        return b"".join(_new_row(r, self.edits[r], self.patterns) for r in rows)
+
+    def rows(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        """The chunks of whole rows, edited."""
+        edits, patterns, pending = self.edits, self.patterns, self.pending
+        next_index = self.next_index
+        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+        row_number = 0
+        row_end = patterns.row_end
+        p = patterns.prefix_text
+        last_cell = patterns.cell_open + b' r="'
+        cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
+        for chunk in chunks:
+            out = []
+            last = 0
+            for match, close in _rows_in(chunk, patterns):
+                ref = match.group(1)  # the common case inline: this loop runs for every row
+                row_number = int(ref) if ref is not None else _row_number(match, row_number)
+                if row_number < next_row:
+                    continue
+                while next_row < row_number:  # rows to create before this one
+                    out.append(chunk[last : match.start()])
+                    last = match.start()
+                    out.append(_new_row(next_row, edits[next_row], patterns))
+                    next_index += 1
+                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                if next_row == row_number:
+                    row_edits = edits[row_number]
+                    if match.group(3):
+                        end = match.end()
+                    else:
+                        end = close
+                        # The common case, a first sync: every edit is a new cell right of
+                        # the row's last cell, so the new cells go just before </row>.
+                        cell = chunk.rfind(last_cell, match.end(), end)
+                        ref = cell_ref.match(chunk, cell) if cell >= 0 else None
+                        if (
+                            ref is not None
+                            and _column_of(ref.group(1)) < min(row_edits)
+                            and _only_cell_left(chunk, cell, end, patterns)
+                            and (appended := _appended(p, str(row_number), row_edits, patterns))
+                            is not None
+                        ):
+                            if b"spans=" in match.group(2):  # as Excel writes every row
+                                out.append(chunk[last : match.start()])
+                                out.append(_widen_spans(match.group(), row_edits))
+                                last = match.end()
+                            out.append(chunk[last:end])
+                            out.append(appended)
+                            last = end
+                            next_index += 1
+                            next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                            continue
+                        end += len(row_end)
+                    out.append(chunk[last : match.start()])
+                    out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
+                    last = end
+                    next_index += 1
+                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+            out.append(chunk[last:])
+            self.next_index = next_index
+            yield b"".join(out)
