@@ -139,6 +139,67 @@ class SheetStream:
         yield from self.chunks
 
 
+class RowCut:
+    """A worksheet part with its rows cut in two: at the end of the first row that ends
+    `at` bytes into the part or later and is followed by a row that carries its number
+    (rows without one are counted from the row before, so a second piece may not start
+    with one). Where there is no such row, the first piece holds every row.
+
+    Read `head`, then `before()` to the end, then `after()` and `tail()`.
+    """
+
+    def __init__(self, chunks: Iterable[bytes], at: int):
+        self.stream = SheetStream(chunks)
+        self.head, self.patterns, self.empty = self.stream.head()
+        self._rows = iter(()) if self.empty else self.stream.rows(self.patterns)
+        self.at = at
+        self.rest: bytes | None = None  # the cut chunk's second piece; None: no cut
+
+    def before(self) -> Iterator[bytes]:
+        """Chunks of whole rows, up to the cut."""
+        done = len(self.head)
+        for chunk in self._rows:
+            if done + len(chunk) > self.at:
+                cut = self._cut(chunk, max(self.at - done, 0))
+                if cut >= 0:
+                    yield chunk[:cut]
+                    self.rest = chunk[cut:]
+                    return
+            yield chunk
+            done += len(chunk)
+
+    def _cut(self, chunk: bytes, at: int) -> int:
+        row_end = self.patterns.row_end
+        while (end := chunk.find(row_end, at)) >= 0:
+            at = end + len(row_end)
+            tag = self.patterns.row_tag.search(chunk, at)
+            if tag is None:
+                return -1
+            if chunk[at : tag.start()].strip():
+                continue
+            if tag.group(1) is not None:
+                return at
+            ref = _ATTR_R.search(tag.group(2))
+            if ref and ref.group(2):
+                return at
+        return -1
+
+    def after(self) -> Iterator[bytes]:
+        """Chunks of whole rows, from the cut."""
+        if self.rest is not None:
+            yield self.rest
+            yield from self._rows
+
+    def closing(self) -> bytes:
+        """What ends the part right after the first piece's rows: </sheetData></worksheet>."""
+        prefix = self.patterns.prefix
+        return b"</" + prefix + b"sheetData></" + prefix + b"worksheet>"
+
+    def tail(self) -> Iterator[bytes]:
+        """The part from </sheetData> on."""
+        return self.stream.tail()
+
+
 @dataclass(frozen=True)
 class FormulaScan:
     formula_cells: frozenset[tuple[int, int]]
@@ -193,14 +254,6 @@ def _has_saved_value(
     if chunk[content_at - 2 : content_at] != b"/>" and chunk[content_at : content_at + 1] != b"<":
         return True
     return b't="str"' in chunk[start:tag_end]
-
-
-def carries_number(tag: re.Match[bytes]) -> bool:
-    """Whether a row start tag (a row_tag match) says its row's number."""
-    if tag.group(1) is not None:
-        return True
-    ref = _ATTR_R.search(tag.group(2))
-    return bool(ref and ref.group(2))
 
 
 def _row_number(tag: re.Match[bytes], previous: int) -> int:
@@ -682,19 +735,12 @@ def edited_head(head: bytes, patterns: _Patterns, edits: Mapping[int, Mapping[in
 
 
 class RowEditor:
-    """Edits the rows of <sheetData> as they stream past: the edits of rows from
-    `first_row` on, before `stop_row` (so that two editors can share a sheet's rows)."""
+    """Edits the rows of <sheetData> as they stream past."""
 
-    def __init__(
-        self,
-        edits: Mapping[int, Mapping[int, Edit]],
-        patterns: _Patterns,
-        first_row: int = 0,
-        stop_row: int = _NO_ROW,
-    ):
+    def __init__(self, edits: Mapping[int, Mapping[int, Edit]], patterns: _Patterns):
         self.edits = edits
         self.patterns = patterns
-        self.pending = [row for row in sorted(edits) if first_row <= row < stop_row]
+        self.pending = sorted(edits)
         self.next_index = 0
 
     def remaining(self) -> bytes:

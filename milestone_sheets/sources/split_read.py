@@ -43,57 +43,29 @@ def read_whole(workbook: python_calamine.CalamineWorkbook, title: str) -> Rows:
 
 
 class _Halves:
-    """The worksheet part as two streams of XML: head, the rows before the cut and a
-    closing; then head, the rows from the cut, and the part's own tail."""
+    """The worksheet part as two parts: head, the rows before the cut and a closing;
+    then head, the rows from the cut, and the part's own tail."""
 
     def __init__(self, chunks: Iterator[bytes], size: int):
-        self.stream = sheetxml.SheetStream(chunks)
-        self.head, self.patterns, self.empty = self.stream.head()
-        self.rows = self.stream.rows(self.patterns)
-        self.middle = size // 2
-        self.rest: bytes | None = None  # the cut chunk's second piece; None: no cut
+        self.cut = sheetxml.RowCut(chunks, size // 2)
+        self.empty = self.cut.empty
 
     def first(self) -> Iterator[bytes]:
-        yield self.head
-        done = len(self.head)
-        for chunk in self.rows:
-            cut = (
-                self._cut(chunk, max(self.middle - done, 0))
-                if done + len(chunk) > self.middle
-                else -1
-            )
-            if cut >= 0:
-                yield chunk[:cut]
-                self.rest = chunk[cut:]
-                break
-            yield chunk
-            done += len(chunk)
+        yield self.cut.head
+        yield from self.cut.before()
+        if self.cut.rest is None:
+            yield from self.cut.tail()
         else:
-            yield from self.stream.tail()
-            return
-        prefix = self.patterns.prefix
-        yield b"</" + prefix + b"sheetData></" + prefix + b"worksheet>"
+            yield self.cut.closing()
 
-    def _cut(self, chunk: bytes, at: int) -> int:
-        """The end of a row at or after `at` whose next row carries its number, or -1."""
-        row_end = self.patterns.row_end
-        while (end := chunk.find(row_end, at)) >= 0:
-            at = end + len(row_end)
-            tag = self.patterns.row_tag.search(chunk, at)
-            if tag is None:
-                return -1
-            if chunk[at : tag.start()].strip():
-                continue
-            if sheetxml.carries_number(tag):
-                return at
-        return -1
+    @property
+    def rest(self) -> bytes | None:
+        return self.cut.rest
 
     def second(self) -> Iterator[bytes]:
-        assert self.rest is not None
-        yield self.head
-        yield self.rest
-        yield from self.rows
-        yield from self.stream.tail()
+        yield self.cut.head
+        yield from self.cut.after()
+        yield from self.cut.tail()
 
 
 def _join(first: Rows, second_start: tuple[int, int] | None, second: Rows) -> Rows | None:
