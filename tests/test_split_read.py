@@ -29,8 +29,8 @@ def read_both(path: Path, title: str = "Milestones") -> tuple[list, list]:
     workbook = python_calamine.CalamineWorkbook.from_path(str(path))
     with open(path, "rb") as stream, ThreadPoolExecutor(max_workers=2) as pool:
         entries = {entry.name: entry for entry in zippkg.read_entries(stream)[0]}
-        halves = split_read.submit(pool, workbook, path, stream, entries[SHEET], title, 0)()
-    return split_read.read_whole(workbook, title), halves
+        halves = split_read.submit(pool, lambda: workbook, path, stream, entries[SHEET], title, 0)()
+    return split_read.read_whole(lambda: workbook, title), halves
 
 
 @pytest.fixture

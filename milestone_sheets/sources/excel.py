@@ -8,6 +8,7 @@ package in place (see `sources/package_writer.py`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import posixpath
@@ -141,8 +142,11 @@ class ExcelBook:
         threads (two for a large sheet, see `split_read`) while this one scans the
         worksheet XML for formulas.
         """
+        # Opened on first use, on a worker thread: a split read needs no whole file.
+        workbook = functools.cache(
+            lambda: python_calamine.CalamineWorkbook.from_path(str(self.path))
+        )
         try:
-            workbook = python_calamine.CalamineWorkbook.from_path(str(self.path))
             with open(self.path, "rb") as stream, ThreadPoolExecutor(max_workers=2) as pool:
                 entries = {entry.name: entry for entry in zippkg.read_entries(stream)[0]}
                 for title in titles:

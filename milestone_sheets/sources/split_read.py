@@ -37,9 +37,12 @@ def _read(path: Path, title: str, skip_empty_area: bool) -> tuple[tuple[int, int
     return sheet.start, sheet.to_python(skip_empty_area=skip_empty_area)
 
 
-def read_whole(workbook: python_calamine.CalamineWorkbook, title: str) -> Rows:
-    """The worksheet's values from A1, as calamine reads them."""
-    return workbook.get_sheet_by_name(title).to_python(skip_empty_area=False)
+Opener = Callable[[], python_calamine.CalamineWorkbook]
+
+
+def read_whole(workbook: Opener, title: str) -> Rows:
+    """The worksheet's values from A1, as calamine reads them from the whole file."""
+    return workbook().get_sheet_by_name(title).to_python(skip_empty_area=False)
 
 
 class _Halves:
@@ -93,7 +96,7 @@ def _join(first: Rows, second_start: tuple[int, int] | None, second: Rows) -> Ro
 
 def submit(
     pool: Executor,
-    workbook: python_calamine.CalamineWorkbook,
+    workbook: Opener,
     path: Path,
     stream: BinaryIO,
     entry: zippkg.Entry | None,
@@ -101,8 +104,9 @@ def submit(
     min_split_bytes: int | None = None,
 ) -> Callable[[], Rows]:
     """Start reading a worksheet's values on `pool` (which needs two workers to split);
-    return the function that waits for them. `workbook` is the file opened with calamine,
-    `stream` the file itself and `entry` the worksheet's part in it."""
+    return the function that waits for them. `workbook` gives the file opened with
+    calamine (opening it reads its shared strings, which a split read does without),
+    `stream` is the file itself and `entry` the worksheet's part in it."""
     if min_split_bytes is None:
         min_split_bytes = MIN_SPLIT_BYTES
     if entry is None or entry.size < min_split_bytes:
