@@ -148,3 +148,17 @@ def test_an_empty_sheet_data_is_opened_filled_and_the_tail_kept():
         b'<?xml version="1.0"?><worksheet xmlns="main"><dimension ref="A1:B2"/><sheetData>'
         b'<row r="2"><c r="B2"><v>7</v></c></row></sheetData><pageMargins/></worksheet>'
     )
+
+
+def test_formula_scan_counts_rows_without_references_across_chunks():
+    """A large part arrives in pieces; rows without a number are counted from the row
+    before, in the piece before if need be."""
+    rows = [b'<row r="1"><c r="A1"><v>1</v></c></row>'] + [
+        b"<row><c><v>%d</v></c><c><f>A1</f><v>1</v></c></row>" % n for n in range(2, 9)
+    ]
+    sheet = HEAD + b"".join(rows) + TAIL
+    whole = scan_formulas([sheet])
+    assert whole.formula_cells == {(row, 1) for row in range(1, 8)}
+    for size in (7, 50, 101):
+        pieces = [sheet[at : at + size] for at in range(0, len(sheet), size)]
+        assert scan_formulas(pieces) == whole

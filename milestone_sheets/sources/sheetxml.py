@@ -217,6 +217,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     cell_start, cell_end = patterns.cell_open, patterns.cell_close
     usual = patterns.formula_cell.match
     columns: dict[bytes, int] = {}
+    rows_before = 0  # the number of the last row of the chunks before
     for chunk in stream.rows(patterns):
         for match in patterns.formula.finditer(chunk):
             start = chunk.rfind(cell_start, 0, match.start())
@@ -234,12 +235,13 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             tag_end = chunk.find(b">", start)
             ref = _ATTR_R.search(chunk, start, tag_end)
             if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
-                position = _position_without_ref(chunk, start, patterns)
+                position = _position_without_ref(chunk, start, patterns, rows_before)
             else:
                 position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
             formulas.add(position)
             if not _has_saved_value(chunk, start, tag_end, match.start(), end, patterns):
                 uncached.add(position)
+        rows_before = _last_row(chunk, patterns, rows_before)
     return FormulaScan(frozenset(formulas), frozenset(uncached))
 
 
@@ -265,10 +267,28 @@ def _row_number(tag: re.Match[bytes], previous: int) -> int:
     return int(ref.group(2)) if ref and ref.group(2) else previous + 1
 
 
-def _position_without_ref(chunk: bytes, cell_start: int, patterns: _Patterns) -> tuple[int, int]:
+def _last_row(chunk: bytes, patterns: _Patterns, previous: int) -> int:
+    """The number of the last row in a chunk of whole rows (`previous`: of the row before)."""
+    at = chunk.rfind(patterns.row_open)
+    while at >= 0:
+        tag = patterns.row_tag.match(chunk, at)
+        if tag is not None:
+            if tag.group(1) is not None:  # the usual case: settled by the last row's tag
+                return int(tag.group(1))
+            break
+        at = chunk.rfind(patterns.row_open, 0, at)
+    for tag in patterns.row_tag.finditer(chunk):
+        previous = _row_number(tag, previous)
+    return previous
+
+
+def _position_without_ref(
+    chunk: bytes, cell_start: int, patterns: _Patterns, rows_before: int
+) -> tuple[int, int]:
     """The position of the cell starting at `cell_start`, counting rows and cells that carry
-    no `r` attribute from the last ones that do."""
-    row_number = 0
+    no `r` attribute from the last ones that do (`rows_before`: the number of the row
+    before the chunk)."""
+    row_number = rows_before
     row_start = 0
     for match in patterns.row_tag.finditer(chunk, 0, cell_start):
         row_number = _row_number(match, row_number)
