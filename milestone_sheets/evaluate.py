@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 from milestone_sheets import goals as g
@@ -316,7 +316,7 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
             next_col += 1
     targets = [(name, columns[name]) for name in table.spec.computed]
     values_of = attrgetter(*(table.attrs[name] for name in table.spec.computed))
-    formula_cols = {col for _, col in grid.formula_cells}
+    formula_cols = set(map(itemgetter(1), grid.formula_cells))
     rows = grid.rows
     title = grid.title
     for record, computed in zip(table.records, table.computed, strict=True):
