@@ -90,6 +90,20 @@ def test_halves_equal_one_read_on_random_sheets(tmp_path, seed, parses):
     assert len(parses) == 2  # these sheets do get cut
 
 
+def test_a_macro_workbook_is_split_too(tmp_path, parses):
+    """Each half keeps the package's name ending: calamine reads .xlsm as .xlsm."""
+    path = tmp_path / "plan.xlsm"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Milestones")
+    for row in range(40):
+        sheet.write_row(row, 0, [f"M{row}", row * 1.5, "On track" if row % 2 else None])
+    book.add_vba_project(str(Path(__file__).parent / "data" / "vbaProject.bin"))
+    book.close()
+    whole, halves = read_both(path)
+    assert halves == whole and whole[39] == ["M39", 58.5, "On track"]
+    assert len(parses) == 2 and all(args[0].suffix == ".xlsm" for args in parses)
+
+
 def with_sheet_xml(path: Path, xml: bytes) -> Path:
     """A copy of the workbook at `path` with its first worksheet's XML replaced."""
     target = path.with_name("hand.xlsx")
