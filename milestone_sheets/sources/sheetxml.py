@@ -175,12 +175,7 @@ class RowCut:
             tag = self.patterns.row_tag.search(chunk, at)
             if tag is None:
                 return -1
-            if chunk[at : tag.start()].strip():
-                continue
-            if tag.group(1) is not None:
-                return at
-            ref = _ATTR_R.search(tag.group(2))
-            if ref and ref.group(2):
+            if not chunk[at : tag.start()].strip() and _own_number(tag) is not None:
                 return at
         return -1
 
@@ -258,13 +253,19 @@ def _has_saved_value(
     return b't="str"' in chunk[start:tag_end]
 
 
-def _row_number(tag: re.Match[bytes], previous: int) -> int:
-    """The 1-based number of the row whose start tag is `tag` (a row_tag match); a row
-    without an `r` attribute follows the one before it."""
+def _own_number(tag: re.Match[bytes]) -> int | None:
+    """The number a row's start tag (a row_tag match) gives in its `r` attribute, if any."""
     if tag.group(1) is not None:
         return int(tag.group(1))
     ref = _ATTR_R.search(tag.group(2))
-    return int(ref.group(2)) if ref and ref.group(2) else previous + 1
+    return int(ref.group(2)) if ref and ref.group(2) else None
+
+
+def _row_number(tag: re.Match[bytes], previous: int) -> int:
+    """The 1-based number of the row whose start tag is `tag` (a row_tag match); a row
+    without an `r` attribute follows the one before it."""
+    number = _own_number(tag)
+    return previous + 1 if number is None else number
 
 
 def _last_row(chunk: bytes, patterns: _Patterns, previous: int) -> int:
@@ -273,8 +274,9 @@ def _last_row(chunk: bytes, patterns: _Patterns, previous: int) -> int:
     while at >= 0:
         tag = patterns.row_tag.match(chunk, at)
         if tag is not None:
-            if tag.group(1) is not None:  # the usual case: settled by the last row's tag
-                return int(tag.group(1))
+            number = _own_number(tag)
+            if number is not None:  # the usual case: settled by the last row's tag
+                return number
             break
         at = chunk.rfind(patterns.row_open, 0, at)
     for tag in patterns.row_tag.finditer(chunk):
