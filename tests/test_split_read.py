@@ -150,6 +150,16 @@ def test_rows_without_numbers_are_not_cut_before(tmp_path, parses):
     assert len(parses) == 1
 
 
+def test_a_row_number_after_other_attributes_is_cut_before(tmp_path, parses):
+    rows = [row.replace(f'<row r="{n}">', f'<row spans="1:3" r="{n}">') for n, row in
+            enumerate(numbered_rows(9), start=1)]  # fmt: skip
+    path = with_sheet_xml(base_workbook(tmp_path), sheet_xml(rows))
+    whole, halves = read_both(path)
+    assert whole[8] == [9, "", "row 9"]
+    assert halves == whole
+    assert len(parses) == 2
+
+
 def test_rows_out_of_order_fall_back_to_one_read(tmp_path):
     rows = numbered_rows(9)
     rows = rows[4:] + rows[:4]  # rows 5-9 first, then 1-4
