@@ -1,8 +1,9 @@
 """Excel workbooks (.xlsx, .xlsm): read with python-calamine, written at the package level.
 
 Reading takes the saved values (formula results as Excel last computed them) from
-python-calamine, which is fast, and which cells hold formulas from one streaming pass over
-the worksheet XML. Writing goes through a `WorkbookWriter`; the default one edits the
+python-calamine, which is fast (a large sheet is parsed in two halves at once, see
+`sources/split_read.py`), and which cells hold formulas from one streaming pass over the
+worksheet XML. Writing goes through a `WorkbookWriter`; the default one edits the
 package in place (see `sources/package_writer.py`).
 """
 
