@@ -13,6 +13,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import BinaryIO
 
 from milestone_sheets.model import column_index, column_letter
 from milestone_sheets.sources import sheetxml, zippkg
@@ -146,37 +147,38 @@ class PackageWriter:
         with open(path, "rb") as source:
             entries = {entry.name: entry for entry in zippkg.read_entries(source)[0]}
             transforms: dict[str, zippkg.Transform] = {}
+            contents: dict[str, list[bytes]] = {}  # small parts replaced whole
             for title, sheet_edits in edits.items():
                 part = package.sheet_parts[title]
                 transforms[part] = _sheet_transform(sheet_edits)
-                transforms.update(self._table_transforms(source, entries, part, sheet_edits))
+                contents.update(self._extended_tables(source, entries, part, sheet_edits))
             workbook = zippkg.read_part(source, entries[package.workbook_part])
             calc = set_full_calc_on_load(workbook)
             if calc != workbook:
-                transforms[package.workbook_part] = _replacement(calc)
+                contents[package.workbook_part] = [calc]
             with open(target, "wb") as out:
-                zippkg.rewrite(source, out, transforms, self.compress_level)
+                zippkg.rewrite(source, out, transforms, self.compress_level, contents)
                 out.flush()
                 os.fsync(out.fileno())
 
-    def _table_transforms(
+    def _extended_tables(
         self,
-        source: object,
+        source: BinaryIO,
         entries: Mapping[str, zippkg.Entry],
         sheet_part: str,
         sheet_edits: Mapping[int, Mapping[int, sheetxml.Edit]],
-    ) -> dict[str, zippkg.Transform]:
-        """Tables whose header row gains computed columns just right of them grow."""
+    ) -> dict[str, list[bytes]]:
+        """Tables whose header row gains computed columns just right of them grow: their
+        parts' new content."""
         rels = _rels_name(sheet_part)
         if rels not in entries:
             return {}
-        assert hasattr(source, "read")
-        targets = _targets(zippkg.read_part(source, entries[rels]), os.path.dirname(sheet_part))  # type: ignore[arg-type]
-        transforms: dict[str, zippkg.Transform] = {}
+        targets = _targets(zippkg.read_part(source, entries[rels]), os.path.dirname(sheet_part))
+        contents: dict[str, list[bytes]] = {}
         for rel_type, part in targets.values():
             if not _TABLE_TYPE.search(rel_type) or part not in entries:
                 continue
-            table_xml = zippkg.read_part(source, entries[part])  # type: ignore[arg-type]
+            table_xml = zippkg.read_part(source, entries[part])
             for row, cells in sheet_edits.items():
                 headers = {
                     col: str(edit.value)
@@ -187,17 +189,8 @@ class PackageWriter:
                     continue
                 extended = extend_table(table_xml, row, headers)
                 if extended is not None:
-                    transforms[part] = _replacement(extended)
-        return transforms
-
-
-def _replacement(data: bytes) -> zippkg.Transform:
-    """A transform that puts `data` in place of a small part."""
-
-    def transform(_chunks: Iterator[bytes]) -> Iterator[bytes]:
-        return iter([data])
-
-    return transform
+                    contents[part] = [extended]
+        return contents
 
 
 def _sheet_transform(

@@ -194,11 +194,11 @@ def rewrite(
                 remaining -= len(chunk)
             directory.append(entry.central[:42] + struct.pack("<I", offset) + entry.central[46:])
             continue
-        chunks = (
-            iter(content)
-            if content is not None
-            else transform(prefetched(iter_part(source, entry)))  # type: ignore[misc]
-        )
+        if content is not None:
+            chunks = iter(content)
+        else:
+            assert transform is not None
+            chunks = transform(prefetched(iter_part(source, entry)))
         directory.append(_write_part(target, entry, chunks, offset, level))
     cd_offset = target.tell()
     for record in directory:
