@@ -91,7 +91,7 @@ _ATTR_S = re.compile(rb'\bs="(\d+)"')
 _ATTR_SPANS = re.compile(rb'\bspans="(\d+):(\d+)"')
 
 
-class SheetStream:
+class _SheetStream:
     """Iterates a worksheet part as head, chunks of whole rows, and tail."""
 
     def __init__(self, chunks: Iterable[bytes]):
@@ -149,7 +149,7 @@ class RowCut:
     """
 
     def __init__(self, chunks: Iterable[bytes], at: int):
-        self.stream = SheetStream(chunks)
+        self.stream = _SheetStream(chunks)
         self.head, self.patterns, self.empty = self.stream.head()
         self._rows = iter(()) if self.empty else self.stream.rows(self.patterns)
         self.at = at
@@ -203,7 +203,7 @@ class FormulaScan:
 
 def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     """Which cells hold a formula, and which of them have no saved value (0-based)."""
-    stream = SheetStream(chunks)
+    stream = _SheetStream(chunks)
     _, patterns, empty = stream.head()
     formulas: set[tuple[int, int]] = set()
     uncached: set[tuple[int, int]] = set()
@@ -211,7 +211,6 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
         return FormulaScan(frozenset(), frozenset())
     cell_start, cell_end = patterns.cell_open, patterns.cell_close
     usual = patterns.formula_cell.match
-    columns: dict[bytes, int] = {}
     rows_before = 0  # the number of the last row of the chunks before
     for chunk in stream.rows(patterns):
         for match in patterns.formula.finditer(chunk):
@@ -221,10 +220,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             cell = usual(chunk, start) if start >= 0 else None
             if cell is not None:  # the common case, settled by one match
                 letters, digits = cell.groups()
-                col = columns.get(letters)
-                if col is None:
-                    col = columns[letters] = column_index(letters.decode())
-                formulas.add((int(digits) - 1, col))
+                formulas.add((int(digits) - 1, _column_of(letters)))
                 continue
             end = chunk.find(cell_end, match.start())
             tag_end = chunk.find(b">", start)
@@ -232,7 +228,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
                 position = _position_without_ref(chunk, start, patterns, rows_before)
             else:
-                position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
+                position = (int(ref.group(2)) - 1, _column_of(ref.group(1)))
             formulas.add(position)
             if not _has_saved_value(chunk, start, tag_end, match.start(), end, patterns):
                 uncached.add(position)
@@ -726,23 +722,9 @@ def _appended(
     return "".join(parts).encode()
 
 
-def rewrite_sheet(
-    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]]
-) -> Iterator[bytes]:
-    """Apply cell edits keyed by 1-based row number, streaming the part through."""
-    stream = SheetStream(chunks)
-    head, patterns, empty = stream.head()
-    yield edited_head(head, patterns, edits)
-    if empty:
-        yield from stream.tail()
-        return
-    editor = RowEditor(edits, patterns)
-    yield from editor.rows(stream.rows(patterns))
-    yield editor.remaining()
-    yield from stream.tail()
-
-
-def edited_head(head: bytes, patterns: _Patterns, edits: Mapping[int, Mapping[int, Edit]]) -> bytes:
+def _edited_head(
+    head: bytes, patterns: _Patterns, edits: Mapping[int, Mapping[int, Edit]]
+) -> bytes:
     """The part up to <sheetData>, its dimension grown to take in the edits; an empty
     <sheetData/> comes back opened, filled with the new rows and closed."""
     max_row, max_col = _extent(edits)
@@ -756,78 +738,72 @@ def edited_head(head: bytes, patterns: _Patterns, edits: Mapping[int, Mapping[in
     return head[: tag.start()] + b"<" + sheet_data + b">" + rows + b"</" + sheet_data + b">"
 
 
-class RowEditor:
-    """Edits the rows of <sheetData> as they stream past."""
-
-    def __init__(self, edits: Mapping[int, Mapping[int, Edit]], patterns: _Patterns):
-        self.edits = edits
-        self.patterns = patterns
-        self.pending = sorted(edits)
-        self.next_index = 0
-
-    def remaining(self) -> bytes:
-        """New rows for the edits past the last row that streamed by."""
-        rows = self.pending[self.next_index :]
-        self.next_index = len(self.pending)
-        return b"".join(_new_row(r, self.edits[r], self.patterns) for r in rows)
-
-    def rows(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
-        """The chunks of whole rows, edited."""
-        edits, patterns, pending = self.edits, self.patterns, self.pending
-        next_index = self.next_index
-        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-        row_number = 0
-        row_end = patterns.row_end
-        p = patterns.prefix_text
-        last_cell = patterns.cell_open + b' r="'
-        cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
-        for chunk in chunks:
-            out = []
-            last = 0
-            for match, close in _rows_in(chunk, patterns):
-                ref = match.group(1)  # the common case inline: this loop runs for every row
-                row_number = int(ref) if ref is not None else _row_number(match, row_number)
-                if row_number < next_row:
-                    continue
-                while next_row < row_number:  # rows to create before this one
-                    out.append(chunk[last : match.start()])
-                    last = match.start()
-                    out.append(_new_row(next_row, edits[next_row], patterns))
-                    next_index += 1
-                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-                if next_row == row_number:
-                    row_edits = edits[row_number]
-                    if match.group(3):
-                        end = match.end()
-                    else:
-                        end = close
-                        # The common case, a first sync: every edit is a new cell right of
-                        # the row's last cell, so the new cells go just before </row>.
-                        cell = chunk.rfind(last_cell, match.end(), end)
-                        ref = cell_ref.match(chunk, cell) if cell >= 0 else None
-                        if (
-                            ref is not None
-                            and _column_of(ref.group(1)) < min(row_edits)
-                            and _only_cell_left(chunk, cell, end, patterns)
-                            and (appended := _appended(p, str(row_number), row_edits, patterns))
-                            is not None
-                        ):
-                            if b"spans=" in match.group(2):  # as Excel writes every row
-                                out.append(chunk[last : match.start()])
-                                out.append(_widen_spans(match.group(), row_edits))
-                                last = match.end()
-                            out.append(chunk[last:end])
-                            out.append(appended)
-                            last = end
-                            next_index += 1
-                            next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-                            continue
-                        end += len(row_end)
-                    out.append(chunk[last : match.start()])
-                    out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
-                    last = end
-                    next_index += 1
-                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-            out.append(chunk[last:])
-            self.next_index = next_index
-            yield b"".join(out)
+def rewrite_sheet(
+    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]]
+) -> Iterator[bytes]:
+    """Apply cell edits keyed by 1-based row number, streaming the part through."""
+    stream = _SheetStream(chunks)
+    head, patterns, empty = stream.head()
+    yield _edited_head(head, patterns, edits)
+    if empty:
+        yield from stream.tail()
+        return
+    pending = sorted(edits)
+    next_index = 0
+    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+    row_number = 0
+    row_end = patterns.row_end
+    p = patterns.prefix_text
+    last_cell = patterns.cell_open + b' r="'
+    cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
+    for chunk in stream.rows(patterns):
+        out = []
+        last = 0
+        for match, close in _rows_in(chunk, patterns):
+            ref = match.group(1)  # the common case inline: this loop runs for every row
+            row_number = int(ref) if ref is not None else _row_number(match, row_number)
+            if row_number < next_row:
+                continue
+            while next_row < row_number:  # rows to create before this one
+                out.append(chunk[last : match.start()])
+                last = match.start()
+                out.append(_new_row(next_row, edits[next_row], patterns))
+                next_index += 1
+                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+            if next_row == row_number:
+                row_edits = edits[row_number]
+                if match.group(3):
+                    end = match.end()
+                else:
+                    end = close
+                    # The common case, a first sync: every edit is a new cell right of
+                    # the row's last cell, so the new cells go just before </row>.
+                    cell = chunk.rfind(last_cell, match.end(), end)
+                    ref = cell_ref.match(chunk, cell) if cell >= 0 else None
+                    if (
+                        ref is not None
+                        and _column_of(ref.group(1)) < min(row_edits)
+                        and _only_cell_left(chunk, cell, end, patterns)
+                        and (appended := _appended(p, str(row_number), row_edits, patterns))
+                        is not None
+                    ):
+                        if b"spans=" in match.group(2):  # as Excel writes every row
+                            out.append(chunk[last : match.start()])
+                            out.append(_widen_spans(match.group(), row_edits))
+                            last = match.end()
+                        out.append(chunk[last:end])
+                        out.append(appended)
+                        last = end
+                        next_index += 1
+                        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                        continue
+                    end += len(row_end)
+                out.append(chunk[last : match.start()])
+                out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
+                last = end
+                next_index += 1
+                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+        out.append(chunk[last:])
+        yield b"".join(out)
+    yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:])
+    yield from stream.tail()
