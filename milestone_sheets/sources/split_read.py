@@ -45,30 +45,21 @@ def read_whole(workbook: Opener, title: str) -> Rows:
     return workbook().get_sheet_by_name(title).to_python(skip_empty_area=False)
 
 
-class _Halves:
-    """The worksheet part as two parts: head, the rows before the cut and a closing;
-    then head, the rows from the cut, and the part's own tail."""
+def _first_half(cut: sheetxml.RowCut) -> Iterator[bytes]:
+    """Head, the rows before the cut, and a closing (the whole part if there is no cut)."""
+    yield cut.head
+    yield from cut.before()
+    if cut.rest is None:
+        yield from cut.tail()
+    else:
+        yield cut.closing()
 
-    def __init__(self, chunks: Iterator[bytes], size: int):
-        self.cut = sheetxml.RowCut(chunks, size // 2)
-        self.empty = self.cut.empty
 
-    def first(self) -> Iterator[bytes]:
-        yield self.cut.head
-        yield from self.cut.before()
-        if self.cut.rest is None:
-            yield from self.cut.tail()
-        else:
-            yield self.cut.closing()
-
-    @property
-    def rest(self) -> bytes | None:
-        return self.cut.rest
-
-    def second(self) -> Iterator[bytes]:
-        yield self.cut.head
-        yield from self.cut.after()
-        yield from self.cut.tail()
+def _second_half(cut: sheetxml.RowCut) -> Iterator[bytes]:
+    """Head, the rows from the cut, and the part's own tail."""
+    yield cut.head
+    yield from cut.after()
+    yield from cut.tail()
 
 
 def _join(first: Rows, second_start: tuple[int, int] | None, second: Rows) -> Rows | None:
@@ -109,32 +100,36 @@ def submit(
     `stream` is the file itself and `entry` the worksheet's part in it."""
     if min_split_bytes is None:
         min_split_bytes = MIN_SPLIT_BYTES
-    if entry is None or entry.size < min_split_bytes:
+
+    def whole() -> Callable[[], Rows]:
         return pool.submit(read_whole, workbook, title).result
+
+    if entry is None or entry.size < min_split_bytes:
+        return whole()
     try:
         folder = tempfile.TemporaryDirectory(prefix="milestone-sheets-")
     except OSError:  # no temporary space: one parse it is
-        return pool.submit(read_whole, workbook, title).result
+        return whole()
     try:
         # The part is inflated from a second handle: the copies read `stream` meanwhile.
         with open(path, "rb") as part_stream:
-            halves = _Halves(zippkg.iter_part(part_stream, entry), entry.size)
-            if halves.empty:
+            cut = sheetxml.RowCut(zippkg.iter_part(part_stream, entry), entry.size // 2)
+            if cut.empty:
                 raise _NoCut
-            names = [Path(folder.name) / f"{half}{path.suffix}" for half in ("first", "second")]
             futures: list[Future[tuple[tuple[int, int] | None, Rows]]] = []
-            for name, content, skip in (
-                (names[0], halves.first, False),
-                (names[1], halves.second, True),
+            for half, content, skip in (
+                ("first", _first_half, False),
+                ("second", _second_half, True),
             ):
+                name = Path(folder.name) / f"{half}{path.suffix}"
                 with open(name, "wb") as target:
-                    zippkg.rewrite(stream, target, {}, level=0, contents={entry.name: content()})
+                    zippkg.rewrite(stream, target, {}, level=0, contents={entry.name: content(cut)})
                 futures.append(pool.submit(_read, name, title, skip))
-                if halves.rest is None:
+                if cut.rest is None:
                     break
     except (OSError, _NoCut):
         folder.cleanup()
-        return pool.submit(read_whole, workbook, title).result
+        return whole()
     except BaseException:
         folder.cleanup()
         raise
