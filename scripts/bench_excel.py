@@ -5,16 +5,18 @@ Run by hand (it takes a few minutes), from a checkout with the test extras insta
 
     python scripts/bench_excel.py [--rows 1000,10000,100000] [--dir bench-data] [--repeat 5]
 
-For each size it generates a milestone workbook once (xlsxwriter), then measures, each in
-its own process so that peak memory is that process's own:
-  - first sync: a fresh copy, every computed cell written (the first sync of a sheet);
-  - weekly sync: the synced file again a week later (the cron job's usual run);
-  - openpyxl: load and save of the same file (what a naive write-back costs);
-  - calamine: a bare python-calamine read of the milestones sheet.
-The four are run in --repeat rounds, interleaved so that a machine whose speed drifts
-during the run affects them alike, and each keeps its fastest round (a shared machine is
-noisy); peak memory is that round's. It prints a Markdown table with wall seconds, peak
-RSS and ratios.
+For each size it generates a milestone workbook once (xlsxwriter) and syncs a copy of it
+once, which gives the two files a sync meets:
+  - the new plan, whose first sync writes every computed cell;
+  - the synced plan, whose weekly sync a week later (the cron job's usual run) rewrites
+    the computed cells that changed.
+For each file it measures, each in its own process so that peak memory is that
+process's own: the sync of a fresh copy, an openpyxl load and save of the file (what a
+naive write-back costs), and a bare python-calamine read of its milestones sheet; the
+ratios compare the sync with those two on the same file. The measurements run in
+--repeat rounds, interleaved so that a machine whose speed drifts during the run affects
+them alike, and each keeps its fastest round (a shared machine is noisy); peak memory is
+that round's. It prints a Markdown table with wall seconds, peak RSS and ratios.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 AS_OF = "2026-06-15"
@@ -78,41 +81,53 @@ def main() -> None:
     print(f"Machine: {os.cpu_count()} cores, {cpu_name()}, Python {platform.python_version()}")
     print()
     print(
-        "| rows | file MB | first sync s | first sync MB | weekly sync s | weekly sync MB "
-        "| openpyxl load+save s | calamine read s | openpyxl / first sync "
-        "| openpyxl / weekly sync | first sync / calamine | weekly sync / calamine |"
+        "| rows | sync | file MB | sheet XML MB | sync s | sync peak MB | openpyxl load+save s "
+        "| calamine read s | openpyxl / sync | sync / calamine |"
     )
-    print("| ---: " * 12 + "|")
+    print("| ---: | :--- " + "| ---: " * 8 + "|")
     for rows in (int(n) for n in options.rows.split(",")):
-        source = folder / f"plan-{rows}.xlsx"
-        if not source.exists():
-            generate_plan(source, rows)
+        plan = folder / f"plan-{rows}.xlsx"
+        if not plan.exists():
+            generate_plan(plan, rows)
+        synced = folder / f"synced-{rows}.xlsx"
+        shutil.copy(plan, synced)
+        _, _, code = measure([cli, "sync", str(synced), "--as-of", AS_OF])
+        assert code in (0, 1), "sync failed"
+        kinds = (("first", plan, AS_OF), ("weekly", synced, WEEK_LATER))
         work = folder / f"work-{rows}.xlsx"
         saved = folder / f"openpyxl-{rows}.xlsx"
-        runs = []
-        # Rounds interleave the four measurements, so that a machine that slows down or
+        runs: dict[str, list[tuple[tuple[float, float, int], float, float]]] = {
+            kind: [] for kind, _, _ in kinds
+        }
+        # Rounds interleave the measurements, so that a machine that slows down or
         # speeds up during the run affects them alike; each keeps its fastest round.
         for _ in range(options.repeat):
-            shutil.copy(source, work)
-            first_run = measure([cli, "sync", str(work), "--as-of", AS_OF])
-            weekly_run = measure([cli, "sync", str(work), "--as-of", WEEK_LATER])
-            assert first_run[2] in (0, 1) and weekly_run[2] in (0, 1), "sync failed"
-            naive_run = measure([sys.executable, "-c", OPENPYXL, str(source), str(saved)])
-            bare_run = measure([sys.executable, "-c", CALAMINE, str(source)])
-            assert naive_run[2] == 0 and bare_run[2] == 0
-            runs.append((first_run, weekly_run, naive_run, bare_run))
-        first, first_mb, _ = min(run[0] for run in runs)
-        weekly, weekly_mb, _ = min(run[1] for run in runs)
-        naive = min(run[2][0] for run in runs)
-        bare = min(run[3][0] for run in runs)
-        size = source.stat().st_size / 1e6
-        print(
-            f"| {rows:,} | {size:.1f} | {first:.2f} | {first_mb:.0f} | {weekly:.2f} | {weekly_mb:.0f} "
-            f"| {naive:.2f} | {bare:.2f} | {naive / first:.1f}x | {naive / weekly:.1f}x "
-            f"| {first / bare:.1f}x | {weekly / bare:.1f}x |"
-        )
-        saved.unlink(missing_ok=True)
-        work.unlink(missing_ok=True)
+            for kind, source, as_of in kinds:
+                shutil.copy(source, work)
+                sync_run = measure([cli, "sync", str(work), "--as-of", as_of])
+                assert sync_run[2] in (0, 1), "sync failed"
+                naive_run = measure([sys.executable, "-c", OPENPYXL, str(source), str(saved)])
+                bare_run = measure([sys.executable, "-c", CALAMINE, str(source)])
+                assert naive_run[2] == 0 and bare_run[2] == 0
+                runs[kind].append((sync_run, naive_run[0], bare_run[0]))
+        for kind, source, _ in kinds:
+            wall, peak, _ = min(run[0] for run in runs[kind])
+            naive = min(run[1] for run in runs[kind])
+            bare = min(run[2] for run in runs[kind])
+            size = source.stat().st_size / 1e6
+            print(
+                f"| {rows:,} | {kind} | {size:.1f} | {sheet_xml_mb(source):.0f} | {wall:.2f} "
+                f"| {peak:.0f} | {naive:.2f} | {bare:.2f} | {naive / wall:.1f}x "
+                f"| {wall / bare:.1f}x |"
+            )
+        for path in (saved, work, synced):
+            path.unlink(missing_ok=True)
+
+
+def sheet_xml_mb(path: Path) -> float:
+    """The size of the milestones worksheet's XML, uncompressed."""
+    with zipfile.ZipFile(path) as archive:
+        return archive.getinfo("xl/worksheets/sheet1.xml").file_size / 1e6
 
 
 if __name__ == "__main__":
