@@ -321,6 +321,7 @@ def parse_rows(
     # The columns every row reaches, transposed in one pass (reading each row once);
     # ragged rows (as the Sheets API sends them) read as blank past their end.
     transposed: list[tuple[Any, ...]] = list(zip(*data, strict=False))  # to the shortest row
+    parsed_columns = []
     for fld in spec.fields:
         col = header.fields.get(fld.key)
         if col is None:
@@ -331,11 +332,14 @@ def parse_rows(
             cells = [row[col] if col < len(row) else None for row in data]
         if fld.key == "due":
             due_cells = cells
-        parsed, column_problems = v.parse_column(fld.kind, cells, fld.label, date_order)
-        for row, cell_col in grid.uncached_cells:
+        parsed_columns.append((fld, col, *v.parse_column(fld.kind, cells, fld.label, date_order)))
+    # Asked for only now: a source may still be finding them (see sources/background_scan).
+    for row, cell_col in grid.uncached_cells:
+        for fld, col, parsed, column_problems in parsed_columns:
             if cell_col == col and row >= first:
                 parsed[row - first] = None
                 column_problems[row - first] = f"{fld.label} is a formula with no saved value"
+    for fld, _col, parsed, column_problems in parsed_columns:
         columns[fld.key] = parsed
         for index, message in column_problems.items():
             problems.setdefault(index, []).append(Problem(message, fld.key))

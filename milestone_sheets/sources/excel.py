@@ -20,19 +20,22 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from xml.etree import ElementTree
 
 import python_calamine
 
 from milestone_sheets.errors import SheetChangedError, SourceError
 from milestone_sheets.model import SheetGrid, column_letter
-from milestone_sheets.sources import sheetxml, split_read, zippkg
+from milestone_sheets.sources import background_scan, sheetxml, split_read, zippkg
 from milestone_sheets.sources.base import CellWrite, RowGuard
 
 EXTENSIONS = (".xlsx", ".xlsm")
 _REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 _OFFICE_DOCUMENT = re.compile(r"/officeDocument$")
+# A worksheet part this large (about 20,000 milestone rows) has its formulas found in a
+# child process where one can be forked (see sources/background_scan.py).
+BACKGROUND_SCAN_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -140,27 +143,68 @@ class ExcelBook:
         """Values from python-calamine, formulas from our own scan, side by side.
 
         calamine's parse releases the GIL for much of its work, so it runs on other
-        threads (two for a large sheet, see `split_read`) while this one scans the
-        worksheet XML for formulas.
+        threads (two for a large sheet, see `split_read`). The formula scan of a large
+        sheet runs in a child process on idle CPU (see `background_scan`); a small one's
+        runs on this thread while calamine parses.
         """
         # Opened on first use, on a worker thread: a split read needs no whole file.
         workbook = functools.cache(
             lambda: python_calamine.CalamineWorkbook.from_path(str(self.path))
         )
         try:
-            with open(self.path, "rb") as stream, ThreadPoolExecutor(max_workers=2) as pool:
+            with open(self.path, "rb") as stream:
                 entries = {entry.name: entry for entry in zippkg.read_entries(stream)[0]}
-                for title in titles:
-                    entry = entries.get(self.package.sheet_parts.get(title, ""))
-                    values = split_read.submit(pool, workbook, self.path, stream, entry, title)
-                    scan = sheetxml.FormulaScan(frozenset(), frozenset())
-                    if entry is not None:
-                        scan = sheetxml.scan_formulas(zippkg.iter_part(stream, entry))
-                    self._cache[title] = SheetGrid(
-                        title, values(), scan.formula_cells, scan.uncached_cells
-                    )
+                parts = {
+                    title: entries.get(self.package.sheet_parts.get(title, "")) for title in titles
+                }
+                scans: dict[str, background_scan.Scan] = {}
+                for title, entry in parts.items():  # forked before any thread starts
+                    if entry is not None and entry.size >= BACKGROUND_SCAN_BYTES:
+                        if background_scan.can_fork():
+                            scans[title] = background_scan.start(self.path, entry)
+                with ThreadPoolExecutor(max_workers=2) as pool:
+                    for title, entry in parts.items():
+                        values = split_read.submit(pool, workbook, self.path, stream, entry, title)
+                        if title in scans:
+                            self._cache[title] = _GridScanning(
+                                title, values(), scans[title], self.path
+                            )
+                            continue
+                        scan = sheetxml.FormulaScan(frozenset(), frozenset())
+                        if entry is not None:
+                            scan = sheetxml.scan_formulas(zippkg.iter_part(stream, entry))
+                        self._cache[title] = SheetGrid(
+                            title, values(), scan.formula_cells, scan.uncached_cells
+                        )
         except (python_calamine.CalamineError, zippkg.PackageError, sheetxml.SheetXmlError) as err:
             raise SourceError(f"{self.path}: cannot read the workbook: {err}") from None
+
+
+class _GridScanning(SheetGrid):
+    """A grid whose formula cells are still being found: asking for them waits."""
+
+    _scan: background_scan.Scan
+    _path: Path
+
+    def __init__(self, title: str, rows: list[list[Any]], scan: background_scan.Scan, path: Path):
+        object.__setattr__(self, "title", title)
+        object.__setattr__(self, "rows", rows)
+        object.__setattr__(self, "_scan", scan)
+        object.__setattr__(self, "_path", path)
+
+    def _scanned(self) -> sheetxml.FormulaScan:
+        try:
+            return self._scan()
+        except sheetxml.SheetXmlError as err:
+            raise SourceError(f"{self._path}: cannot read the workbook: {err}") from None
+
+    @property  # type: ignore[override]
+    def formula_cells(self) -> frozenset[tuple[int, int]]:
+        return self._scanned().formula_cells
+
+    @property  # type: ignore[override]
+    def uncached_cells(self) -> frozenset[tuple[int, int]]:
+        return self._scanned().uncached_cells
 
 
 class ExcelSource:
