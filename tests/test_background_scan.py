@@ -168,3 +168,15 @@ def test_a_scan_error_names_the_workbook(tmp_path, monkeypatch, scan_in_child):
     with pytest.raises(SourceError, match=r"f\.xlsx: cannot read the workbook: no <sheetData>"):
         ev.evaluate(book, ev.Settings(), date(2026, 6, 15))
     assert len(scan_in_child) == 1
+
+
+def test_where_no_child_can_be_forked_the_parent_scans(tmp_path, monkeypatch):
+    xml, _, formulas = random_sheet(random.Random(9))
+    path = package_of(tmp_path, xml)
+
+    def refused() -> int:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(os, "fork", refused)
+    result = background_scan.start(path, sheet_entry(path))
+    assert result().formula_cells == {(row - 1, col) for row, col in formulas}

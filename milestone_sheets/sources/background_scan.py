@@ -38,9 +38,20 @@ def can_fork() -> bool:
 
 
 def start(path: Path, entry: zippkg.Entry) -> Scan:
-    """Scan the part in a child process; the returned function waits for its answer."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
+    """Scan the part in a child process; the returned function waits for its answer.
+    Where no child can be started, the part is scanned here and now."""
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:
+        scan = scan_now(path, entry)
+        return lambda: scan
+    try:
+        pid = os.fork()
+    except OSError:  # out of processes or memory, or forbidden here
+        os.close(read_end)
+        os.close(write_end)
+        scan = scan_now(path, entry)
+        return lambda: scan
     if pid == 0:  # the child: never returns into the caller's code
         status = 1
         try:
