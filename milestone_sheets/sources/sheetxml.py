@@ -712,13 +712,25 @@ def _appended(
     """New cells for the end of a row, in column order; None if one takes a neighbour's
     style (a header cell), which needs the row read."""
     parts = []
+    rendered = patterns.rendered
     for col in sorted(row_edits):
         edit = row_edits[col]
-        if edit.value is None:
+        value = edit.value
+        if value is None:
             continue
         if edit.style_like is not None:
             return None
-        parts.append(_render_cached(p, col, row_text, edit.value, None, patterns.rendered))
+        # _render_cached inlined (this runs for every new cell of a first sync): a float
+        # is rendered in place, anything else from the column's cache.
+        kind = type(value)
+        if kind is float:
+            parts.append(f'<{p}c r="{_letters(col)}{row_text}"><{p}v>{value!r}</{p}v></{p}c>')
+            continue
+        pair = rendered.get((col, None, kind, value))
+        if pair is None:
+            parts.append(_render_cached(p, col, row_text, value, None, rendered))
+        else:
+            parts.append(pair[0] + row_text + pair[1])
     return "".join(parts).encode()
 
 
