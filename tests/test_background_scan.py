@@ -10,6 +10,7 @@ from __future__ import annotations
 import gc
 import os
 import random
+import re
 import threading
 import zipfile
 from datetime import date
@@ -180,3 +181,28 @@ def test_where_no_child_can_be_forked_the_parent_scans(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fork", refused)
     result = background_scan.start(path, sheet_entry(path))
     assert result().formula_cells == {(row - 1, col) for row, col in formulas}
+
+
+def test_the_command_line_sync_with_the_scan_in_a_child(tmp_path, scan_in_child):
+    """The command pauses the garbage collector and freezes the heap; the child's answer
+    still reaches the problems report, and the formula cell is left as it was."""
+    from click.testing import CliRunner
+
+    from milestone_sheets.cli import main
+
+    rows = [["Name", "Owner", "Due", "Budget", "Status"],
+            ["A", "Ana", date(2026, 7, 1), Formula("=100*2", None), None],
+            ["B", "Ben", date(2026, 6, 1), 300, Formula('=IF(C3<TODAY(),"Late","")', "Late")],
+            ["C", "Cy", date(2026, 7, 1), 300, None]]  # fmt: skip
+    path = write_xlsx(tmp_path / "f.xlsx", {"Milestones": rows})
+    with zipfile.ZipFile(path) as archive:
+        formula_cell = re.search(rb'<c r="E3".*?</c>', archive.read(SHEET)).group()
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", "2026-06-15"])
+    assert result.exit_code == 1, result.output
+    assert "Milestones!D2: Budget is a formula with no saved value" in result.output
+    assert "Milestones!E3: the Status cell holds a formula" in result.output
+    assert len(scan_in_child) == 1
+    with zipfile.ZipFile(path) as archive:
+        sheet = archive.read(SHEET)
+    assert formula_cell in sheet
+    assert re.search(rb'<c r="E4"[^>]*t="inlineStr"><is><t>On track</t>', sheet)

@@ -3,8 +3,9 @@
 Reading takes the saved values (formula results as Excel last computed them) from
 python-calamine, which is fast (a large sheet is parsed in two halves at once, see
 `sources/split_read.py`), and which cells hold formulas from one streaming pass over the
-worksheet XML. Writing goes through a `WorkbookWriter`; the default one edits the
-package in place (see `sources/package_writer.py`).
+worksheet XML (on a large sheet, in a child process on idle CPU, see
+`sources/background_scan.py`). Writing goes through a `WorkbookWriter`; the default one
+edits the package in place (see `sources/package_writer.py`).
 """
 
 from __future__ import annotations
