@@ -201,9 +201,14 @@ def evaluate_table(
 
 
 def _validated_milestones(
-    grid: SheetGrid, header: Header, settings: Settings, as_of: date, goal_keys: set[str] | None
+    grid: SheetGrid,
+    header: Header,
+    settings: Settings,
+    as_of: date,
+    goal_keys: set[str] | None,
+    uncached: frozenset[tuple[int, int]] | None = None,
 ) -> list[Record]:
-    records = model.parse_rows(grid, header, MILESTONES, settings.date_order)
+    records = model.parse_rows(grid, header, MILESTONES, settings.date_order, uncached)
     model.check_dates(records, as_of)
     model.check_duplicates(records, MILESTONES, header)
     model.check_references(records, "goal", "Goal", goal_keys)
@@ -215,22 +220,63 @@ def _check(record: Record) -> str | None:
     return "; ".join(p.message for p in record.problems) or None
 
 
+Found = tuple[SheetGrid, Header]
+
+
 def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
     """Evaluate a source's milestones, goals and tasks as of `as_of`."""
-    (m_grid, m_header), goals_found, tasks_found = _locate(book, settings)
+    found, goals_found, tasks_found = _locate(book, settings)
+    # First as if every formula had its saved value, the usual case: a source may still
+    # be finding which formulas have none (see sources/background_scan.py), and is asked
+    # only now. Where one does, in a column that is read, everything is computed again.
+    tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, frozenset())
+    if any(_uncached_in_fields(table) for table in tables if table is not None):
+        tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, None)
+    milestones, goals, tasks = tables
+    writes: list[CellWrite] = []
+    blocked: list[str] = []
+    warnings = list(milestones.header.warnings)
+    for table in (milestones, goals, tasks):
+        if table is not None:
+            table_writes, table_blocked = plan_writes(table)
+            writes += table_writes
+            blocked += table_blocked
+            if table is not milestones:
+                warnings += table.header.warnings
+    return Evaluation(as_of, milestones, writes, blocked, warnings, goals, tasks)
+
+
+def _uncached_in_fields(table: TableResult) -> bool:
+    """Does a formula without a saved value stand in a column the table reads?"""
+    columns = set(table.header.fields.values())
+    first = table.header.row + 1
+    return any(row >= first and col in columns for row, col in table.grid.uncached_cells)
+
+
+def _computed_tables(
+    found: Found,
+    goals_found: Found | None,
+    tasks_found: Found | None,
+    settings: Settings,
+    as_of: date,
+    uncached: frozenset[tuple[int, int]] | None,
+) -> tuple[TableResult, TableResult | None, TableResult | None]:
+    """Milestones, goals and tasks parsed, checked and computed; `uncached` as parse_rows
+    takes it."""
+    m_grid, m_header = found
     goal_records: list[Record] = []
     if goals_found:
-        goal_records = model.parse_rows(*goals_found, g.GOALS, settings.date_order)
+        goal_records = model.parse_rows(*goals_found, g.GOALS, settings.date_order, uncached)
         model.check_duplicates(goal_records, g.GOALS, goals_found[1])
         g.check_goal_rows(goal_records)
         model.order_problems(goal_records, g.GOALS)
     goal_keys = _keys(goal_records) if goals_found else None
-    records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys)
+    records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys, uncached)
 
     task_progress: dict[int, float] = {}
     tasks: TableResult | None = None
     if tasks_found:
-        task_records = model.parse_rows(*tasks_found, g.TASKS, settings.date_order)
+        task_records = model.parse_rows(*tasks_found, g.TASKS, settings.date_order, uncached)
         model.check_references(task_records, "milestone", "Milestone", _keys(records))
         by_key = _resolve(records)
         counts: dict[int, list[int]] = {}
@@ -275,18 +321,7 @@ def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
             for r in goal_records
         ]
         goals = TableResult(g.GOALS, *goals_found, goal_records, goal_results, GOAL_ATTRS)
-
-    writes: list[CellWrite] = []
-    blocked: list[str] = []
-    warnings = list(m_header.warnings)
-    for table in (milestones, goals, tasks):
-        if table is not None:
-            table_writes, table_blocked = plan_writes(table)
-            writes += table_writes
-            blocked += table_blocked
-            if table is not milestones:
-                warnings += table.header.warnings
-    return Evaluation(as_of, milestones, writes, blocked, warnings, goals, tasks)
+    return milestones, goals, tasks
 
 
 def _same(old: Any, new: Any) -> bool:

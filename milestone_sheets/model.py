@@ -307,11 +307,16 @@ def _is_summary_row(values: Mapping[str, Any], due_cell: Any) -> bool:
 
 
 def parse_rows(
-    grid: SheetGrid, header: Header, spec: TableSpec, date_order: str = "DMY"
+    grid: SheetGrid,
+    header: Header,
+    spec: TableSpec,
+    date_order: str = "DMY",
+    uncached: Iterable[tuple[int, int]] | None = None,
 ) -> list[Record]:
     """Parse every row below the header; blank and summary rows come back `skipped`.
 
     Works column by column (see `values.parse_column`), which keeps 100,000 rows fast.
+    `uncached` are the formula cells without a saved value (by default the grid's own).
     """
     first = header.row + 1
     data = grid.rows[first:]
@@ -333,8 +338,7 @@ def parse_rows(
         if fld.key == "due":
             due_cells = cells
         parsed_columns.append((fld, col, *v.parse_column(fld.kind, cells, fld.label, date_order)))
-    # Asked for only now: a source may still be finding them (see sources/background_scan).
-    for row, cell_col in grid.uncached_cells:
+    for row, cell_col in grid.uncached_cells if uncached is None else uncached:
         for fld, col, parsed, column_problems in parsed_columns:
             if cell_col == col and row >= first:
                 parsed[row - first] = None

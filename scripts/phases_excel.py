@@ -56,7 +56,7 @@ def main() -> None:
     options = parser.parse_args()
     imported = time.perf_counter() - START
     timed(excel.ExcelBook, "_load", "read")
-    timed(background_scan._Pending, "_collect", "scan wait")
+    timed(background_scan._Child, "_collect", "scan wait")
     timed(model, "parse_rows", "parse")
     timed(model, "check_dates", "dates")
     timed(model, "check_duplicates", "duplicates")

@@ -12,6 +12,7 @@ import os
 import random
 import re
 import threading
+import time
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -72,10 +73,11 @@ def test_the_child_finds_what_the_parent_finds(tmp_path, monkeypatch, forks, see
     entry = sheet_entry(path)
     expected = background_scan.scan_now(path, entry)
     assert expected.formula_cells == {(row - 1, col) for row, col in formulas}
-    result = background_scan.start(path, entry)
+    scan = background_scan.start(path, entry)
     no_fallback(monkeypatch)
-    assert result() == expected
-    assert result() is result()  # asked twice, collected once
+    scan.go()
+    assert scan.result() == expected
+    assert scan.result() is scan.result()  # asked twice, collected once
     assert len(forks) == 1
 
 
@@ -91,19 +93,43 @@ def test_a_failed_child_leaves_the_scan_to_the_parent(tmp_path, monkeypatch, for
         return real(chunks)
 
     monkeypatch.setattr(sheetxml, "scan_formulas", fails_in_the_child)
-    result = background_scan.start(path, sheet_entry(path))
-    assert result().formula_cells == {(row - 1, col) for row, col in formulas}
+    scan = background_scan.start(path, sheet_entry(path))
+    assert scan.result().formula_cells == {(row - 1, col) for row, col in formulas}
     assert len(forks) == 1
 
 
-def test_a_child_nobody_asks_is_stopped_and_reaped(tmp_path, forks):
+@pytest.mark.parametrize("told_to_go", [False, True])
+def test_a_child_nobody_asks_is_stopped_and_reaped(tmp_path, forks, told_to_go):
     xml, _, _ = random_sheet(random.Random(5))
     path = package_of(tmp_path, xml)
-    result = background_scan.start(path, sheet_entry(path))
-    del result
+    scan = background_scan.start(path, sheet_entry(path))
+    if told_to_go:
+        scan.go()
+    del scan
     gc.collect()
     with pytest.raises(ChildProcessError):  # no such child left to wait for
         os.waitpid(forks[0], os.WNOHANG)
+
+
+def test_the_child_scans_only_once_told_to_go(tmp_path, monkeypatch, forks):
+    """It waits for the read to end, instead of taking CPU from it."""
+    xml, _, formulas = random_sheet(random.Random(11))
+    path = package_of(tmp_path, xml)
+    started = tmp_path / "started"
+    real = sheetxml.scan_formulas
+
+    def marked(chunks):
+        started.touch()
+        return real(chunks)
+
+    monkeypatch.setattr(sheetxml, "scan_formulas", marked)
+    scan = background_scan.start(path, sheet_entry(path))
+    time.sleep(0.3)
+    assert not started.exists()
+    scan.go()
+    no_fallback(monkeypatch)
+    assert scan.result().formula_cells == {(row - 1, col) for row, col in formulas}
+    assert started.exists()
 
 
 def test_no_child_is_forked_while_another_thread_runs():
@@ -179,8 +205,8 @@ def test_where_no_child_can_be_forked_the_parent_scans(tmp_path, monkeypatch):
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(os, "fork", refused)
-    result = background_scan.start(path, sheet_entry(path))
-    assert result().formula_cells == {(row - 1, col) for row, col in formulas}
+    scan = background_scan.start(path, sheet_entry(path))
+    assert scan.result().formula_cells == {(row - 1, col) for row, col in formulas}
 
 
 def test_the_command_line_sync_with_the_scan_in_a_child(tmp_path, scan_in_child):

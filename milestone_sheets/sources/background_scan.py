@@ -1,14 +1,19 @@
-"""The formula scan of a large worksheet, in a child process that takes only idle CPU.
+"""The formula scan of a large worksheet, in a child process on the core the read leaves.
 
 A sync's read keeps both cores busy (python-calamine parses two halves of the sheet at
 once), while the parsing and status work after it runs on one core and leaves the other
 idle. The formula scan (which cells hold a formula, and which of them have no saved
-value) is needed only once the columns are parsed, so on a large sheet it runs in a
-forked child under the idle scheduling class: it takes no CPU from the read, and runs
-on the idle core afterwards. Its answer comes back through a pipe.
+value) is needed only when the changed cells are planned (evaluation first takes every
+saved value as given, and runs again in the rare case that a formula in a column it reads
+has none). So on a large sheet a child process is forked before the read starts, waits
+until the read is done (`go`), scans on the idle core while this process parses and
+computes, and answers through a pipe.
 
-Any failure of the child (it crashed, was killed, or the scan raised) makes the parent
-scan in-process, so errors are raised, and results are the same, as without a child.
+The child waits on a pipe rather than running at a lower priority: an unprivileged
+process cannot raise a child's priority again, and on a busy machine a low-priority
+child could keep the sync waiting. Any failure of the child (it crashed, was killed, or
+the scan raised) makes the parent scan in-process, so errors are raised, and results
+are the same, as without a child.
 """
 
 from __future__ import annotations
@@ -16,15 +21,22 @@ from __future__ import annotations
 import gc
 import marshal
 import os
+import signal
 import sys
 import threading
 import weakref
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from milestone_sheets.sources import sheetxml, zippkg
 
-Scan = Callable[[], sheetxml.FormulaScan]
+
+class Scan(Protocol):
+    def go(self) -> None:
+        """The read is done: the scan may start now."""
+
+    def result(self) -> sheetxml.FormulaScan:
+        """The scan's answer, waiting for it if need be."""
 
 
 def scan_now(path: Path, entry: zippkg.Entry) -> sheetxml.FormulaScan:
@@ -37,89 +49,115 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
+class _Done:
+    """A scan already made, in this process."""
+
+    def __init__(self, scan: sheetxml.FormulaScan):
+        self.scan = scan
+
+    def go(self) -> None:
+        pass
+
+    def result(self) -> sheetxml.FormulaScan:
+        return self.scan
+
+
 def start(path: Path, entry: zippkg.Entry) -> Scan:
-    """Scan the part in a child process; the returned function waits for its answer.
-    Where no child can be started, the part is scanned here and now."""
+    """Fork a child that scans the part once told to `go`. Where no child can be started,
+    the part is scanned here and now."""
     try:
-        read_end, write_end = os.pipe()
+        go_read, go_write = os.pipe()
     except OSError:
-        scan = scan_now(path, entry)
-        return lambda: scan
+        return _Done(scan_now(path, entry))
+    try:
+        answer_read, answer_write = os.pipe()
+    except OSError:
+        os.close(go_read)
+        os.close(go_write)
+        return _Done(scan_now(path, entry))
     try:
         pid = os.fork()
     except OSError:  # out of processes or memory, or forbidden here
-        os.close(read_end)
-        os.close(write_end)
-        scan = scan_now(path, entry)
-        return lambda: scan
+        for fd in (go_read, go_write, answer_read, answer_write):
+            os.close(fd)
+        return _Done(scan_now(path, entry))
     if pid == 0:  # the child: never returns into the caller's code
         status = 1
         try:
             gc.disable()  # a collection would touch, and so copy, every page of the heap
-            os.close(read_end)
-            _lower_priority()
-            scan = scan_now(path, entry)
-            data = marshal.dumps((scan.formula_cells, scan.uncached_cells))
-            with os.fdopen(write_end, "wb") as out:
-                out.write(data)
-            status = 0
+            os.close(go_write)
+            os.close(answer_read)
+            if os.read(go_read, 1):  # an empty read: the parent is gone, or gave up
+                scan = scan_now(path, entry)
+                data = marshal.dumps((scan.formula_cells, scan.uncached_cells))
+                with os.fdopen(answer_write, "wb") as out:
+                    out.write(data)
+                status = 0
         finally:
             os._exit(status)
-    os.close(write_end)
-    pending = _Pending(pid, read_end)
-    return pending.result_or(lambda: scan_now(path, entry))
+    os.close(go_read)
+    os.close(answer_write)
+    return _Child(pid, go_write, answer_read, path, entry)
 
 
-def _lower_priority() -> None:
-    try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    except (AttributeError, OSError):
-        try:
-            os.nice(19)
-        except OSError:
-            pass
+class _Child:
+    """A forked child: told to go once, its answer collected once; stopped and reaped even
+    if nobody asks for it."""
 
-
-class _Pending:
-    """A running child: its answer, once; reaped even if nobody asks for it."""
-
-    def __init__(self, pid: int, read_end: int):
+    def __init__(self, pid: int, go_write: int, answer_read: int, path: Path, entry: zippkg.Entry):
         self.pid = pid
-        self.read_end = read_end
-        self._cleanup = weakref.finalize(self, _abandon, pid, read_end)
+        self.go_write: int | None = go_write
+        self.answer_read = answer_read
+        self.path, self.entry = path, entry
+        self.answer: sheetxml.FormulaScan | None = None
+        # The descriptors still open, for the finalizer (one closed here leaves the list:
+        # its number may be reused by then).
+        self._open = [go_write, answer_read]
+        self._cleanup = weakref.finalize(self, _abandon, pid, self._open)
 
-    def result_or(self, fallback: Scan) -> Scan:
-        answer: list[sheetxml.FormulaScan] = []
+    def go(self) -> None:
+        if self.go_write is not None:
+            try:
+                os.write(self.go_write, b"1")
+            except OSError:  # the child is gone: result() will scan here
+                pass
+            self._open.remove(self.go_write)
+            os.close(self.go_write)
+            self.go_write = None
 
-        def result() -> sheetxml.FormulaScan:
-            if not answer:
-                scan = self._collect()
-                answer.append(scan if scan is not None else fallback())
-            return answer[0]
-
-        return result
+    def result(self) -> sheetxml.FormulaScan:
+        if self.answer is None:
+            self.go()
+            self.answer = self._collect() or scan_now(self.path, self.entry)
+        return self.answer
 
     def _collect(self) -> sheetxml.FormulaScan | None:
         self._cleanup.detach()
         try:
-            with os.fdopen(self.read_end, "rb") as source:
+            with os.fdopen(self.answer_read, "rb") as source:
                 data = source.read()
-        finally:
+        except OSError:
+            data = b""
+        try:
             _, status = os.waitpid(self.pid, 0)
+        except ChildProcessError:  # reaped already (SIGCHLD ignored): the data tells
+            status = 0
         if status != 0:
             return None
         try:
-            formulas, uncached = marshal.loads(data)
+            formulas, uncached = marshal.loads(data)  # a cut-off answer does not load
         except (EOFError, ValueError, TypeError):
             return None
         return sheetxml.FormulaScan(formulas, uncached)
 
 
-def _abandon(pid: int, read_end: int) -> None:
+def _abandon(pid: int, open_fds: list[int]) -> None:
     """Stop and reap a child whose answer nobody collected."""
-    import signal
-
-    os.close(read_end)
+    for fd in open_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
     try:
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)

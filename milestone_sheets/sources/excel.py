@@ -3,7 +3,7 @@
 Reading takes the saved values (formula results as Excel last computed them) from
 python-calamine, which is fast (a large sheet is parsed in two halves at once, see
 `sources/split_read.py`), and which cells hold formulas from one streaming pass over the
-worksheet XML (on a large sheet, in a child process on idle CPU, see
+worksheet XML (on a large sheet, in a child process while this one parses, see
 `sources/background_scan.py`). Writing goes through a `WorkbookWriter`; the default one
 edits the package in place (see `sources/package_writer.py`).
 """
@@ -145,7 +145,7 @@ class ExcelBook:
 
         calamine's parse releases the GIL for much of its work, so it runs on other
         threads (two for a large sheet, see `split_read`). The formula scan of a large
-        sheet runs in a child process on idle CPU (see `background_scan`); a small one's
+        sheet runs in a child process after the read (see `background_scan`); a small one's
         runs on this thread while calamine parses.
         """
         # Opened on first use, on a worker thread: a split read needs no whole file.
@@ -167,9 +167,9 @@ class ExcelBook:
                     for title, entry in parts.items():
                         values = split_read.submit(pool, workbook, self.path, stream, entry, title)
                         if title in scans:
-                            self._cache[title] = _GridScanning(
-                                title, values(), scans[title], self.path
-                            )
+                            rows = values()
+                            scans[title].go()  # the read is done: the core is free
+                            self._cache[title] = _GridScanning(title, rows, scans[title], self.path)
                             continue
                         scan = sheetxml.FormulaScan(frozenset(), frozenset())
                         if entry is not None:
@@ -195,7 +195,7 @@ class _GridScanning(SheetGrid):
 
     def _scanned(self) -> sheetxml.FormulaScan:
         try:
-            return self._scan()
+            return self._scan.result()
         except sheetxml.SheetXmlError as err:
             raise SourceError(f"{self._path}: cannot read the workbook: {err}") from None
 
