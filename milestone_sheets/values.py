@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import compress, count, repeat
+from itertools import compress, count, islice, repeat
 from operator import is_
 from typing import Any
 
@@ -379,10 +379,17 @@ def _parse_distinct(
     dates, progress steps). None when it does not, when values of different types could
     be equal (True == 1 == 1.0, and the messages name them differently), or when a value
     is unhashable."""
+    # A column of mostly distinct values (IDs, names) shows itself in its first quarter:
+    # stop there rather than hash the rest.
+    quarter = len(cells) // 4 + 1
     try:
-        distinct = list(set(cells))
+        seen = set(islice(cells, quarter))
+        if len(seen) * 4 > len(cells):
+            return None
+        seen.update(islice(cells, quarter, None))
     except TypeError:
         return None
+    distinct = list(seen)
     if len(distinct) * 4 > len(cells):
         return None
     types = set(map(type, distinct))
