@@ -65,20 +65,15 @@ class _Done:
 def start(path: Path, entry: zippkg.Entry) -> Scan:
     """Fork a child that scans the part once told to `go`. Where no child can be started,
     the part is scanned here and now."""
+    opened: list[int] = []
     try:
         go_read, go_write = os.pipe()
-    except OSError:
-        return _Done(scan_now(path, entry))
-    try:
+        opened += (go_read, go_write)
         answer_read, answer_write = os.pipe()
-    except OSError:
-        os.close(go_read)
-        os.close(go_write)
-        return _Done(scan_now(path, entry))
-    try:
+        opened += (answer_read, answer_write)
         pid = os.fork()
-    except OSError:  # out of processes or memory, or forbidden here
-        for fd in (go_read, go_write, answer_read, answer_write):
+    except OSError:  # out of descriptors, processes or memory, or forbidden here
+        for fd in opened:
             os.close(fd)
         return _Done(scan_now(path, entry))
     if pid == 0:  # the child: never returns into the caller's code
