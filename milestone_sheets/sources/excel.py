@@ -178,7 +178,12 @@ class ExcelBook:
                             title, values(), scan.formula_cells, scan.uncached_cells
                         )
         except (python_calamine.CalamineError, zippkg.PackageError, sheetxml.SheetXmlError) as err:
-            raise SourceError(f"{self.path}: cannot read the workbook: {err}") from None
+            raise _unreadable(self.path, err) from None
+
+
+def _unreadable(path: Path, err: Exception) -> SourceError:
+    """A workbook whose parts calamine or our own XML reading cannot make sense of."""
+    return SourceError(f"{path}: cannot read the workbook: {err}")
 
 
 class _GridScanning(SheetGrid):
@@ -197,7 +202,7 @@ class _GridScanning(SheetGrid):
         try:
             return self._scan.result()
         except sheetxml.SheetXmlError as err:
-            raise SourceError(f"{self._path}: cannot read the workbook: {err}") from None
+            raise _unreadable(self._path, err) from None
 
     @property  # type: ignore[override]
     def formula_cells(self) -> frozenset[tuple[int, int]]:
