@@ -120,11 +120,10 @@ def _header_error(title: str, spec: TableSpec) -> StructureError:
     )
 
 
-def _locate(
-    book: Book, settings: Settings
-) -> tuple[
-    tuple[SheetGrid, Header], tuple[SheetGrid, Header] | None, tuple[SheetGrid, Header] | None
-]:
+Found = tuple[SheetGrid, Header]  # a table's grid and its header row
+
+
+def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found | None]:
     """Find the Milestones, Goals and Tasks tables, reading the named sheets in one go."""
     titles = list(book.titles)
     by_fold = {title.strip().lower(): title for title in titles}
@@ -220,9 +219,6 @@ def _check(record: Record) -> str | None:
     return "; ".join(p.message for p in record.problems) or None
 
 
-Found = tuple[SheetGrid, Header]
-
-
 def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
     """Evaluate a source's milestones, goals and tasks as of `as_of`."""
     found, goals_found, tasks_found = _locate(book, settings)
@@ -230,7 +226,7 @@ def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
     # be finding which formulas have none (see sources/background_scan.py), and is asked
     # only now. Where one does, in a column that is read, everything is computed again.
     tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, frozenset())
-    if any(_uncached_in_fields(table) for table in tables if table is not None):
+    if any(model.reads_uncached(t.grid, t.header) for t in tables if t is not None):
         tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, None)
     milestones, goals, tasks = tables
     writes: list[CellWrite] = []
@@ -244,13 +240,6 @@ def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
             if table is not milestones:
                 warnings += table.header.warnings
     return Evaluation(as_of, milestones, writes, blocked, warnings, goals, tasks)
-
-
-def _uncached_in_fields(table: TableResult) -> bool:
-    """Does a formula without a saved value stand in a column the table reads?"""
-    columns = set(table.header.fields.values())
-    first = table.header.row + 1
-    return any(row >= first and col in columns for row, col in table.grid.uncached_cells)
 
 
 def _computed_tables(

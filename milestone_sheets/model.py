@@ -340,7 +340,7 @@ def parse_rows(
         parsed_columns.append((fld, col, *v.parse_column(fld.kind, cells, fld.label, date_order)))
     for row, cell_col in grid.uncached_cells if uncached is None else uncached:
         for fld, col, parsed, column_problems in parsed_columns:
-            if cell_col == col and row >= first:
+            if cell_col == col and row >= first:  # the rule reads_uncached() asks about
                 parsed[row - first] = None
                 column_problems[row - first] = f"{fld.label} is a formula with no saved value"
     for fld, _col, parsed, column_problems in parsed_columns:
@@ -376,6 +376,14 @@ def parse_rows(
             if not record.skipped and not any(p.field == fld.key for p in record.problems):
                 record.problems.append(Problem(f"{fld.label} is missing", fld.key))
     return records
+
+
+def reads_uncached(grid: SheetGrid, header: Header) -> bool:
+    """Would parse_rows meet a formula without a saved value: one below the header, in a
+    column the header maps to a field?"""
+    columns = set(header.fields.values())
+    first = header.row + 1
+    return any(row >= first and col in columns for row, col in grid.uncached_cells)
 
 
 def check_duplicates(records: Iterable[Record], spec: TableSpec, header: Header) -> None:
