@@ -166,12 +166,18 @@ def test_a_sync_reads_and_writes_the_same_with_the_scan_in_a_child(tmp_path, mon
     assert in_child.writes == in_thread.writes and in_child.problems == in_thread.problems
 
 
-def test_formula_problems_are_found_with_the_scan_in_a_child(tmp_path, scan_in_child):
+def formula_workbook(tmp_path: Path) -> Path:
+    """D2: a formula without a saved value in a read column; E3: a formula in Status;
+    D4: a formula with its saved value."""
     rows = [["Name", "Owner", "Due", "Budget", "Status"],
             ["A", "Ana", date(2026, 7, 1), Formula("=100*2", None), None],
             ["B", "Ben", date(2026, 6, 1), 300, Formula('=IF(C3<TODAY(),"Late","")', "Late")],
             ["C", "Cy", date(2026, 7, 1), Formula("=100*3", 300), None]]  # fmt: skip
-    path = write_xlsx(tmp_path / "f.xlsx", {"Milestones": rows})
+    return write_xlsx(tmp_path / "f.xlsx", {"Milestones": rows})
+
+
+def test_formula_problems_are_found_with_the_scan_in_a_child(tmp_path, scan_in_child):
+    path = formula_workbook(tmp_path)
     evaluation = ev.evaluate(excel.ExcelSource(path).read(), ev.Settings(), date(2026, 6, 15))
     assert len(scan_in_child) == 1
     assert evaluation.problems == [
@@ -216,11 +222,7 @@ def test_the_command_line_sync_with_the_scan_in_a_child(tmp_path, scan_in_child)
 
     from milestone_sheets.cli import main
 
-    rows = [["Name", "Owner", "Due", "Budget", "Status"],
-            ["A", "Ana", date(2026, 7, 1), Formula("=100*2", None), None],
-            ["B", "Ben", date(2026, 6, 1), 300, Formula('=IF(C3<TODAY(),"Late","")', "Late")],
-            ["C", "Cy", date(2026, 7, 1), 300, None]]  # fmt: skip
-    path = write_xlsx(tmp_path / "f.xlsx", {"Milestones": rows})
+    path = formula_workbook(tmp_path)
     with zipfile.ZipFile(path) as archive:
         formula_cell = re.search(rb'<c r="E3".*?</c>', archive.read(SHEET)).group()
     result = CliRunner().invoke(main, ["sync", str(path), "--as-of", "2026-06-15"])
