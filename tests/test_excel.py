@@ -369,3 +369,21 @@ def test_each_bad_input_names_its_cell_and_loses_nothing(
     assert message in check
     after = sheet_cells(path)
     assert {ref: xml for ref, xml in after.items() if ref in before} == before
+
+
+def test_a_large_sheet_is_deflated_faster_with_the_same_content(tmp_path, monkeypatch):
+    """Above large_part_bytes the sheet is deflated at the faster level: the same XML, a
+    larger part; below it, the usual level."""
+    from milestone_sheets.sources.package_writer import PackageWriter
+    from milestone_sheets.testing.generate import generate_plan
+
+    written = {}
+    for name, threshold in (("usual", 1 << 40), ("large", 0)):
+        path = generate_plan(tmp_path / f"{name}.xlsx", 3000)
+        monkeypatch.setattr(PackageWriter, "large_part_bytes", threshold)
+        sync(ExcelSource(path), Settings(), date(2026, 6, 15))
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("xl/worksheets/sheet1.xml")
+            written[name] = (archive.read(info), info.compress_size)
+    assert written["usual"][0] == written["large"][0]
+    assert written["large"][1] > written["usual"][1] * 1.05
