@@ -17,7 +17,14 @@ import pytest
 from lxml import etree
 
 from milestone_sheets.model import column_index, column_letter
-from milestone_sheets.sources.sheetxml import CellEdit, rewrite_sheet, scan_formulas
+from milestone_sheets.sources.sheetxml import (
+    CellEdit,
+    RowCut,
+    rewrite_first_half,
+    rewrite_second_half,
+    rewrite_sheet,
+    scan_formulas,
+)
 
 NS = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 HEAD = (
@@ -180,3 +187,27 @@ def test_random_sheets_match_the_model(seed):
     # A cleared cell may stay as an empty one (where cells after it carry no reference,
     # it must): an empty cell without a style and no cell read the same.
     assert blank_free(actual_after(out)) == blank_free(expected_after(model, edits))
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_halves_edited_apart_join_into_the_whole_edit(seed):
+    """The first half (up to a row cut) and the second, each edited from its own read of
+    the part, as two processes do, give the bytes of one edit of the whole part."""
+    rng = random.Random(seed)
+    xml, model, formulas = random_sheet(rng)
+    edits = random_edits(rng, model, formulas)
+    data = xml.encode()
+    cuts = sorted(rng.sample(range(1, len(data)), min(5, len(data) - 1)))
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    at = rng.randint(0, len(data))
+    first = b"".join(rewrite_first_half(RowCut(chunks, at), edits))
+    other = RowCut(chunks, at)
+    for _ in other.before():
+        pass
+    second = b"".join(rewrite_second_half(other, edits))
+    assert first + second == b"".join(rewrite_sheet(chunks, edits))
+    if other.rest is None:
+        assert second == b""
+    else:
+        assert second.startswith(b"<row")  # cut before a row, whose number it carries
+        assert b'r="' in second[: second.index(b">")]

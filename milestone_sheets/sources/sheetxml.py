@@ -9,7 +9,7 @@ part is processed one chunk of whole rows at a time.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple, Protocol
@@ -140,10 +140,11 @@ class _SheetStream:
 
 
 class RowCut:
-    """A worksheet part with its rows cut in two: at the end of the first row that ends
-    `at` bytes into the part or later and is followed by a row that carries its number
-    (rows without one are counted from the row before, so a second piece may not start
-    with one). Where there is no such row, the first piece holds every row.
+    """A worksheet part with its rows cut in two: after the first row that ends `at`
+    bytes into the part or later and is followed by a row that carries its number (rows
+    without one are counted from the row before, so a second piece may not start with
+    one), just before that next row's start tag. Where there is no such row, the first
+    piece holds every row.
 
     Read `head`, then `before()` to the end, then `after()` and `tail()`.
     """
@@ -176,8 +177,18 @@ class RowCut:
             if tag is None:
                 return -1
             if not chunk[at : tag.start()].strip() and _own_number(tag) is not None:
-                return at
+                return tag.start()
         return -1
+
+    @property
+    def next_row(self) -> int:
+        """The number of the first row after the cut (known once `before()` has ended)."""
+        if self.rest is None:
+            return _NO_ROW
+        tag = self.patterns.row_tag.match(self.rest)
+        number = _own_number(tag) if tag is not None else None
+        assert number is not None  # a cut is only made before a numbered row
+        return number
 
     def after(self) -> Iterator[bytes]:
         """Chunks of whole rows, from the cut."""
@@ -757,10 +768,42 @@ def rewrite_sheet(
     stream = _SheetStream(chunks)
     head, patterns, empty = stream.head()
     yield _edited_head(head, patterns, edits)
-    if empty:
-        yield from stream.tail()
+    if not empty:
+        yield from _edited_rows(stream.rows(patterns), edits, sorted(edits), patterns)
+    yield from stream.tail()
+
+
+def rewrite_first_half(cut: RowCut, edits: Mapping[int, Mapping[int, Edit]]) -> Iterator[bytes]:
+    """The part up to a RowCut, edited: what rewrite_sheet gives before the cut. Where
+    there is no cut, the whole part."""
+    yield _edited_head(cut.head, cut.patterns, edits)
+    if not cut.empty:
+        rows = _edited_rows(cut.before(), edits, sorted(edits), cut.patterns, lambda: cut.next_row)
+        yield from rows
+    if cut.rest is None:
+        yield from cut.tail()
+
+
+def rewrite_second_half(cut: RowCut, edits: Mapping[int, Mapping[int, Edit]]) -> Iterator[bytes]:
+    """The part from a RowCut on, edited (read after the first half): what rewrite_sheet
+    gives from the cut."""
+    if cut.rest is None:
         return
-    pending = sorted(edits)
+    first = cut.next_row
+    pending = [row for row in sorted(edits) if row >= first]
+    yield from _edited_rows(cut.after(), edits, pending, cut.patterns)
+    yield from cut.tail()
+
+
+def _edited_rows(
+    chunks: Iterable[bytes],
+    edits: Mapping[int, Mapping[int, Edit]],
+    pending: list[int],
+    patterns: _Patterns,
+    stop_before: Callable[[], int] = lambda: _NO_ROW,
+) -> Iterator[bytes]:
+    """Chunks of whole rows with the `pending` rows' edits applied, and the new rows for
+    those pending rows that come after the last row and before `stop_before()`."""
     next_index = 0
     next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
     row_number = 0
@@ -768,7 +811,7 @@ def rewrite_sheet(
     p = patterns.prefix_text
     last_cell = patterns.cell_open + b' r="'
     cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
-    for chunk in stream.rows(patterns):
+    for chunk in chunks:
         out = []
         last = 0
         for match, close in _rows_in(chunk, patterns):
@@ -817,5 +860,5 @@ def rewrite_sheet(
                 next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
         out.append(chunk[last:])
         yield b"".join(out)
-    yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:])
-    yield from stream.tail()
+    stop = stop_before()
+    yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:] if r < stop)
