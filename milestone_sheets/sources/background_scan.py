@@ -18,17 +18,15 @@ are the same, as without a child.
 
 from __future__ import annotations
 
-import gc
-import marshal
 import os
-import signal
-import sys
-import threading
 import weakref
 from pathlib import Path
 from typing import Protocol
 
 from milestone_sheets.sources import sheetxml, zippkg
+from milestone_sheets.sources.forking import abandon, can_fork, collect, fork
+
+__all__ = ["Scan", "can_fork", "scan_now", "start"]
 
 
 class Scan(Protocol):
@@ -42,11 +40,6 @@ class Scan(Protocol):
 def scan_now(path: Path, entry: zippkg.Entry) -> sheetxml.FormulaScan:
     with open(path, "rb") as stream:
         return sheetxml.scan_formulas(zippkg.iter_part(stream, entry))
-
-
-def can_fork() -> bool:
-    """A child can be forked safely: POSIX, and no other thread whose locks it could inherit."""
-    return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
 class _Done:
@@ -65,33 +58,23 @@ class _Done:
 def start(path: Path, entry: zippkg.Entry) -> Scan:
     """Fork a child that scans the part once told to `go`. Where no child can be started,
     the part is scanned here and now."""
-    opened: list[int] = []
     try:
         go_read, go_write = os.pipe()
-        opened += (go_read, go_write)
-        answer_read, answer_write = os.pipe()
-        opened += (answer_read, answer_write)
-        pid = os.fork()
-    except OSError:  # out of descriptors, processes or memory, or forbidden here
-        for fd in opened:
-            os.close(fd)
+    except OSError:  # out of descriptors
         return _Done(scan_now(path, entry))
-    if pid == 0:  # the child: never returns into the caller's code
-        status = 1
-        try:
-            gc.disable()  # a collection would touch, and so copy, every page of the heap
-            os.close(go_write)
-            os.close(answer_read)
-            if os.read(go_read, 1):  # an empty read: the parent is gone, or gave up
-                scan = scan_now(path, entry)
-                data = marshal.dumps((scan.formula_cells, scan.uncached_cells))
-                with os.fdopen(answer_write, "wb") as out:
-                    out.write(data)
-                status = 0
-        finally:
-            os._exit(status)
+
+    def work() -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, int]]] | None:
+        if not os.read(go_read, 1):  # an empty read: the parent is gone, or gave up
+            return None
+        scan = scan_now(path, entry)
+        return scan.formula_cells, scan.uncached_cells
+
+    forked = fork(work, child_closes=[go_write])
     os.close(go_read)
-    os.close(answer_write)
+    if forked is None:
+        os.close(go_write)
+        return _Done(scan_now(path, entry))
+    pid, answer_read = forked
     return _Child(pid, go_write, answer_read, path, entry)
 
 
@@ -108,7 +91,7 @@ class _Child:
         # The descriptors still open, for the finalizer (one closed here leaves the list:
         # its number may be reused by then).
         self._open = [go_write, answer_read]
-        self._cleanup = weakref.finalize(self, _abandon, pid, self._open)
+        self._cleanup = weakref.finalize(self, abandon, pid, self._open)
 
     def go(self) -> None:
         if self.go_write is not None:
@@ -128,33 +111,9 @@ class _Child:
 
     def _collect(self) -> sheetxml.FormulaScan | None:
         self._cleanup.detach()
+        answer = collect(self.pid, self.answer_read)
         try:
-            with os.fdopen(self.answer_read, "rb") as source:
-                data = source.read()
-        except OSError:
-            data = b""
-        try:
-            _, status = os.waitpid(self.pid, 0)
-        except ChildProcessError:  # reaped already (SIGCHLD ignored): the data tells
-            status = 0
-        if status != 0:
-            return None
-        try:
-            formulas, uncached = marshal.loads(data)  # a cut-off answer does not load
-        except (EOFError, ValueError, TypeError):
+            formulas, uncached = answer
+        except (TypeError, ValueError):  # no answer, or not this one
             return None
         return sheetxml.FormulaScan(formulas, uncached)
-
-
-def _abandon(pid: int, open_fds: list[int]) -> None:
-    """Stop and reap a child whose answer nobody collected."""
-    for fd in open_fds:
-        try:
-            os.close(fd)
-        except OSError:
-            pass
-    try:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-    except OSError:
-        pass

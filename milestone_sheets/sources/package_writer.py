@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import BinaryIO
 
 from milestone_sheets.model import column_index, column_letter
-from milestone_sheets.sources import sheetxml, zippkg
+from milestone_sheets.sources import sheetxml, split_write, zippkg
 from milestone_sheets.sources.excel import PackageMap, _rels_name, _targets
 
 _CALC_PR = re.compile(rb"<(\w+:)?calcPr\b([^>]*?)(/?)>")
@@ -150,18 +150,20 @@ class PackageWriter:
     ) -> None:
         with open(path, "rb") as source:
             entries = {entry.name: entry for entry in zippkg.read_entries(source)[0]}
+            parts = {title: package.sheet_parts[title] for title in edits}
+            large = any(entries[part].size >= self.large_part_bytes for part in parts.values())
+            level = self.large_part_level if large else self.compress_level
             transforms: dict[str, zippkg.Transform] = {}
             contents: dict[str, list[bytes]] = {}  # small parts replaced whole
             for title, sheet_edits in edits.items():
-                part = package.sheet_parts[title]
-                transforms[part] = _sheet_transform(sheet_edits)
+                part = parts[title]
+                # Before rewrite starts its threads: this may fork (see split_write).
+                transforms[part] = split_write.transform(path, entries[part], sheet_edits, level)
                 contents.update(self._extended_tables(source, entries, part, sheet_edits))
             workbook = zippkg.read_part(source, entries[package.workbook_part])
             calc = set_full_calc_on_load(workbook)
             if calc != workbook:
                 contents[package.workbook_part] = [calc]
-            large = any(entries[part].size >= self.large_part_bytes for part in transforms)
-            level = self.large_part_level if large else self.compress_level
             with open(target, "wb") as out:
                 zippkg.rewrite(source, out, transforms, level, contents)
                 out.flush()
@@ -197,12 +199,3 @@ class PackageWriter:
                 if extended is not None:
                     contents[part] = [extended]
         return contents
-
-
-def _sheet_transform(
-    sheet_edits: Mapping[int, Mapping[int, sheetxml.Edit]],
-) -> zippkg.Transform:
-    def transform(chunks: Iterator[bytes]) -> Iterator[bytes]:
-        return sheetxml.rewrite_sheet(chunks, sheet_edits)
-
-    return transform

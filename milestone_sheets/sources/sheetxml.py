@@ -155,6 +155,7 @@ class RowCut:
         self._rows = iter(()) if self.empty else self.stream.rows(self.patterns)
         self.at = at
         self.rest: bytes | None = None  # the cut chunk's second piece; None: no cut
+        self.offset = -1  # where the cut lies in the part, once found
 
     def before(self) -> Iterator[bytes]:
         """Chunks of whole rows, up to the cut."""
@@ -165,6 +166,7 @@ class RowCut:
                 if cut >= 0:
                     yield chunk[:cut]
                     self.rest = chunk[cut:]
+                    self.offset = done + cut
                     return
             yield chunk
             done += len(chunk)

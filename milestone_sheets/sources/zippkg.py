@@ -92,7 +92,7 @@ def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
     return entries, comment
 
 
-Transform = Callable[[Iterator[bytes]], Iterator[bytes]]
+Transform = Callable[[Iterator[bytes]], Iterator["bytes | Deflated"]]
 
 
 def _inflate(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
@@ -194,6 +194,7 @@ def rewrite(
                 remaining -= len(chunk)
             directory.append(entry.central[:42] + struct.pack("<I", offset) + entry.central[46:])
             continue
+        chunks: Iterator[bytes | Deflated]
         if content is not None:
             chunks = iter(content)
         else:
@@ -209,6 +210,39 @@ def rewrite(
     target.write(comment)
 
 
+@dataclass(frozen=True)
+class Deflated:
+    """The end of a part's content, deflated elsewhere (another process): raw deflate data
+    from a stream of its own, ending in the final block; with the CRC-32 and the length
+    of the content it holds. A transform may yield it as its last item (at level > 0).
+
+    Deflate blocks may refer back only to earlier data of their own stream, so the data
+    joins onto the part's own deflated start once that is flushed to a byte boundary.
+    """
+
+    data: BinaryIO  # read from its current position to its end, then closed
+    crc: int
+    size: int
+
+
+def deflate_piece(chunks: Iterable[bytes], target: BinaryIO, level: int) -> tuple[int, int]:
+    """Deflate content into `target` as a stream of its own, for a Deflated piece; return
+    its CRC-32 and length."""
+    deflater = zlib.compressobj(level, zlib.DEFLATED, -15)
+    crc = size = 0
+    for chunk in chunks:
+        crc = zlib.crc32(chunk, crc)
+        size += len(chunk)
+        target.write(deflater.compress(chunk))
+    target.write(deflater.flush())
+    return crc, size
+
+
+def can_join_deflated() -> bool:
+    """Can this zlib combine CRCs, as joining a Deflated piece needs? (zlib-ng can.)"""
+    return hasattr(zlib, "crc32_combine")
+
+
 class _BackgroundDeflate:
     """CRC and deflate (or at level 0 only the CRC) on a second thread while the main
     thread edits the XML.
@@ -220,7 +254,7 @@ class _BackgroundDeflate:
     def __init__(self, target: BinaryIO, level: int):
         self.target = target
         self.level = level
-        self.queue: queue.Queue[bytes | None] = queue.Queue(maxsize=4)
+        self.queue: queue.Queue[bytes | Deflated | None] = queue.Queue(maxsize=4)
         self.crc = 0
         self.size = 0
         self.error: BaseException | None = None
@@ -229,19 +263,33 @@ class _BackgroundDeflate:
 
     def _run(self) -> None:
         deflater = zlib.compressobj(self.level, zlib.DEFLATED, -15) if self.level else None
+        finished = False
         try:
             while (chunk := self.queue.get()) is not None:
+                if finished:
+                    raise PackageError("content after a piece deflated elsewhere")
+                if isinstance(chunk, Deflated):
+                    if deflater is None:
+                        raise PackageError("a deflated piece in a stored part")
+                    self.target.write(deflater.flush(zlib.Z_SYNC_FLUSH))
+                    with chunk.data:
+                        while piece := chunk.data.read(_CHUNK):
+                            self.target.write(piece)
+                    self.crc = zlib.crc32_combine(self.crc, chunk.crc, chunk.size)
+                    self.size += chunk.size
+                    finished = True
+                    continue
                 self.crc = zlib.crc32(chunk, self.crc)
                 self.size += len(chunk)
                 self.target.write(deflater.compress(chunk) if deflater else chunk)
-            if deflater:
+            if deflater and not finished:
                 self.target.write(deflater.flush())
         except BaseException as err:  # handed to the main thread in close()
             self.error = err
             while self.queue.get() is not None:  # drain, so the producer never blocks
                 pass
 
-    def put(self, chunk: bytes) -> None:
+    def put(self, chunk: bytes | Deflated) -> None:
         if chunk:
             self.queue.put(chunk)
 
@@ -253,7 +301,7 @@ class _BackgroundDeflate:
 
 
 def _write_part(
-    target: BinaryIO, entry: Entry, chunks: Iterator[bytes], offset: int, level: int
+    target: BinaryIO, entry: Entry, chunks: Iterator[bytes | Deflated], offset: int, level: int
 ) -> bytes:
     """Write one new part (deflated, or stored at level 0); return its central record."""
     name = entry.name.encode("utf-8")

@@ -1,0 +1,124 @@
+"""The edit of a large worksheet part in two processes, one half each.
+
+Editing a large sheet's XML (finding each changed row and putting its cells in) is most
+of a sync's write, and it is Python work that runs on one core. For a large part the
+writer forks a child before its own threads start. Both processes read the part and cut
+it at the same numbered row near its middle (sheetxml.RowCut). This process edits and
+deflates the head and the first half; the child edits the second half and the tail and
+deflates them as a stream of their own into an unnamed temporary file, then answers with
+their CRC-32, their length and where it cut. The child's piece joins the part as a
+zippkg.Deflated: the part holds the same content as one edit of the whole gives.
+
+Any failure of the child (it crashed, was killed, raised, found no temporary space, or
+cut elsewhere) makes this process edit the second half itself, so that errors are raised,
+and results are the same, as without a child.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import weakref
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import BinaryIO, cast
+
+from milestone_sheets.sources import sheetxml, zippkg
+from milestone_sheets.sources.forking import abandon, can_fork, collect, fork
+
+# Below this many bytes of worksheet XML (about 20,000 milestone rows) the edit is quick
+# and a child would cost more than it saves.
+MIN_SPLIT_BYTES = 16 << 20
+
+Edits = Mapping[int, Mapping[int, sheetxml.Edit]]
+
+
+def transform(path: Path, entry: zippkg.Entry, edits: Edits, level: int) -> zippkg.Transform:
+    """The sheet part's transform for zippkg.rewrite. Call it before rewrite starts its
+    threads: for a large part it forks the child that edits the second half."""
+    child = None
+    if level and entry.size >= MIN_SPLIT_BYTES and zippkg.can_join_deflated() and can_fork():
+        child = _start(path, entry, edits, level)
+    if child is None:
+        return lambda chunks: sheetxml.rewrite_sheet(chunks, edits)
+    return lambda chunks: _halves(chunks, entry, edits, child)
+
+
+def _halves(
+    chunks: Iterator[bytes], entry: zippkg.Entry, edits: Edits, child: _Child
+) -> Iterator[bytes | zippkg.Deflated]:
+    try:
+        cut = sheetxml.RowCut(chunks, _cut_at(entry))
+        yield from sheetxml.rewrite_first_half(cut, edits)
+        if cut.rest is None:  # no cut: the first half was the whole part
+            return
+        piece = child.result(cut.offset)
+        if piece is None:
+            yield from sheetxml.rewrite_second_half(cut, edits)
+        else:
+            yield piece
+    finally:
+        child.close()
+
+
+def _cut_at(entry: zippkg.Entry) -> int:
+    # A little past the middle: the child also inflates the first half to find the cut,
+    # and deflates its own half where this process has a thread for it.
+    return entry.size * 11 // 20
+
+
+def _start(path: Path, entry: zippkg.Entry, edits: Edits, level: int) -> _Child | None:
+    try:
+        data = cast(BinaryIO, tempfile.TemporaryFile(prefix="milestone-sheets-"))
+    except OSError:
+        return None
+    forked = fork(lambda: _second_half(path, entry, edits, level, data))
+    if forked is None:
+        data.close()
+        return None
+    return _Child(*forked, data)
+
+
+def _second_half(
+    path: Path, entry: zippkg.Entry, edits: Edits, level: int, out: BinaryIO
+) -> tuple[int, int, int]:
+    """In the child: (CRC-32, length, cut offset) of the edited second half, deflated
+    into `out`."""
+    with open(path, "rb") as stream:
+        cut = sheetxml.RowCut(zippkg.iter_part(stream, entry), _cut_at(entry))
+        for _ in cut.before():
+            pass
+        crc, size = zippkg.deflate_piece(sheetxml.rewrite_second_half(cut, edits), out, level)
+    out.flush()
+    return crc, size, cut.offset
+
+
+class _Child:
+    """The forked child: its answer collected once, or it is stopped and reaped."""
+
+    def __init__(self, pid: int, answer_read: int, data: BinaryIO):
+        self.pid = pid
+        self.answer_read = answer_read
+        self.data = data
+        self.handed = False
+        self._cleanup = weakref.finalize(self, abandon, pid, [answer_read])
+
+    def result(self, offset: int) -> zippkg.Deflated | None:
+        """The second half from the cut at `offset`; None if the child failed or cut
+        elsewhere."""
+        self._cleanup.detach()
+        answer = collect(self.pid, self.answer_read)
+        try:
+            crc, size, child_offset = answer
+        except (TypeError, ValueError):  # no answer, or not this one
+            return None
+        if child_offset != offset:
+            return None
+        self.data.seek(0)
+        self.handed = True
+        return zippkg.Deflated(self.data, crc, size)
+
+    def close(self) -> None:
+        """Stop the child if nobody collected it; close its file unless handed over."""
+        self._cleanup()
+        if not self.handed:
+            self.data.close()

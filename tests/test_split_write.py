@@ -1,0 +1,197 @@
+"""A large sheet edited in two processes gives the part one process gives.
+
+The split is forced on small plans here (no minimum size). The child's failures (an
+error, a kill, a cut elsewhere) must leave the second half to the parent, with the same
+result; and a piece deflated elsewhere must join a zip part that any reader accepts.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import signal
+import threading
+import zipfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from milestone_sheets.evaluate import Settings
+from milestone_sheets.sources import sheetxml, split_write, zippkg
+from milestone_sheets.sources.excel import ExcelSource
+from milestone_sheets.sync import sync
+from milestone_sheets.testing.generate import generate_plan
+
+SHEET = "xl/worksheets/sheet1.xml"
+FIRST, WEEKLY = date(2026, 6, 15), date(2026, 6, 22)
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory) -> Path:
+    return generate_plan(tmp_path_factory.mktemp("plan") / "plan.xlsx", 2500)
+
+
+@pytest.fixture
+def children(monkeypatch) -> list[object]:
+    """Every large part's child (None where none was forked); the split forced."""
+    started: list[object] = []
+    real = split_write._start
+
+    def counted(*args):
+        child = real(*args)
+        started.append(child)
+        return child
+
+    monkeypatch.setattr(split_write, "_start", counted)
+    monkeypatch.setattr(split_write, "MIN_SPLIT_BYTES", 0)
+    return started
+
+
+def synced(plan: Path, folder: Path, as_of: date = FIRST) -> bytes:
+    """The sheet XML after a sync of a copy of the plan (and a weekly one after it)."""
+    path = folder / "copy.xlsx"
+    shutil.copy(plan, path)
+    sync(ExcelSource(path), Settings(), as_of)
+    if as_of == WEEKLY:
+        sync(ExcelSource(path), Settings(), FIRST)
+        sync(ExcelSource(path), Settings(), WEEKLY)
+    with zipfile.ZipFile(path) as archive:
+        assert archive.testzip() is None  # every part's CRC checks
+        return archive.read(SHEET)
+
+
+@pytest.fixture(scope="module")
+def one_process(plan, tmp_path_factory) -> dict[date, bytes]:
+    """The sheet after a first and a weekly sync, edited whole."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(split_write, "MIN_SPLIT_BYTES", 1 << 62)  # whatever `children` forces
+        patch.setattr(split_write, "_start", lambda *args: pytest.fail("a child was forked"))
+        return {
+            as_of: synced(plan, tmp_path_factory.mktemp(f"whole{as_of.day}"), as_of)
+            for as_of in (FIRST, WEEKLY)
+        }
+
+
+@pytest.mark.parametrize("as_of", [FIRST, WEEKLY])
+def test_two_processes_give_the_part_one_process_gives(
+    plan, tmp_path, children, one_process, parent_halves, as_of
+):
+    assert synced(plan, tmp_path, as_of) == one_process[as_of]
+    assert children and all(child.handed for child in children)  # their halves joined
+    assert parent_halves == []
+
+
+def test_a_failing_child_leaves_the_second_half_to_the_parent(
+    plan, tmp_path, children, one_process, monkeypatch, parent_halves
+):
+    def fails(*args):
+        raise MemoryError("the child ran out")
+
+    monkeypatch.setattr(split_write, "_second_half", fails)
+    assert synced(plan, tmp_path) == one_process[FIRST]
+    assert len(children) == 1 and parent_halves == [True]
+
+
+def test_a_killed_child_leaves_the_second_half_to_the_parent(
+    plan, tmp_path, children, one_process, monkeypatch
+):
+    def killed(*args):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    monkeypatch.setattr(split_write, "_second_half", killed)
+    assert synced(plan, tmp_path) == one_process[FIRST]
+
+
+def test_a_child_that_cut_elsewhere_is_not_joined(
+    plan, tmp_path, children, one_process, monkeypatch, parent_halves
+):
+    real = split_write._second_half
+
+    def elsewhere(*args):
+        crc, size, offset = real(*args)
+        return crc, size, offset + 1
+
+    monkeypatch.setattr(split_write, "_second_half", elsewhere)
+    assert synced(plan, tmp_path) == one_process[FIRST]
+    assert parent_halves == [True]
+
+
+@pytest.fixture
+def parent_halves(monkeypatch) -> list[bool]:
+    """One entry for each second half the parent edited itself."""
+    parent = os.getpid()
+    edited: list[bool] = []
+    real = sheetxml.rewrite_second_half
+
+    def counted(*args):
+        if os.getpid() == parent:
+            edited.append(True)
+        return real(*args)
+
+    monkeypatch.setattr(sheetxml, "rewrite_second_half", counted)
+    return edited
+
+
+def test_no_child_while_another_thread_runs(plan, tmp_path, children, one_process):
+    """A child would inherit the other thread's locks: the part is edited whole."""
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert synced(plan, tmp_path) == one_process[FIRST]
+    finally:
+        stop.set()
+        other.join()
+    assert children == []
+
+
+def test_a_stored_part_is_not_split(tmp_path, children):
+    """At level 0 there is nothing to join a deflated piece to."""
+    entry = zippkg.Entry(SHEET, b"", 0, 0, 0, 8, 0, 0, 10, 1 << 30)
+    split_write.transform(tmp_path / "none.xlsx", entry, {}, 0)
+    assert children == []
+
+
+def rewritten(transform, level: int = 6) -> bytes:
+    source = io.BytesIO()
+    with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("a.txt", b"first " * 1000)
+        archive.writestr("b.txt", b"untouched")
+    target = io.BytesIO()
+    source.seek(0)
+    zippkg.rewrite(source, target, {"a.txt": transform}, level)
+    return target.getvalue()
+
+
+def deflated_piece(content: bytes) -> zippkg.Deflated:
+    data = io.BytesIO()
+    crc, size = zippkg.deflate_piece([content[:7], content[7:]], data, 2)
+    data.seek(0)
+    return zippkg.Deflated(data, crc, size)
+
+
+def test_a_piece_deflated_elsewhere_joins_the_part():
+    def transform(chunks):
+        yield b"".join(chunks) + b"| "
+        yield deflated_piece(b"second half " * 500)
+
+    with zipfile.ZipFile(io.BytesIO(rewritten(transform))) as archive:
+        assert archive.testzip() is None
+        assert archive.read("a.txt") == b"first " * 1000 + b"| " + b"second half " * 500
+        assert archive.read("b.txt") == b"untouched"
+
+
+@pytest.mark.parametrize(
+    "level, after, message",
+    [(6, [b"more"], "content after a piece"), (0, [], "in a stored part")],
+)
+def test_a_deflated_piece_must_end_a_deflated_part(level, after, message):
+    def transform(chunks):
+        yield b"".join(chunks)
+        yield deflated_piece(b"end")
+        yield from after
+
+    with pytest.raises(zippkg.PackageError, match=message):
+        rewritten(transform, level)
