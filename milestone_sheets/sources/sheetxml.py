@@ -623,16 +623,30 @@ def _edit_row(
 
 
 def _widen_spans(open_tag: bytes, edits: Mapping[int, Edit]) -> bytes:
+    columns = [e.col + 1 for e in edits.values() if e.value is not None]
+    return _spans_to(open_tag, max(columns)) if columns else open_tag
+
+
+# Widened spans by (old spans, new last column): rows repeat the same few.
+_WIDER_SPANS: dict[tuple[bytes, int], bytes] = {}
+
+
+def _spans_to(open_tag: bytes, high: int) -> bytes:
+    """A row's start tag, its spans="low:high" (if any) reaching at least column `high`
+    (1-based)."""
     spans = _ATTR_SPANS.search(open_tag)
     if not spans:
         return open_tag
-    low, high = int(spans.group(1)), int(spans.group(2))
-    new_high = max([high] + [e.col + 1 for e in edits.values() if e.value is not None])
-    if new_high == high:
+    old = spans.group()
+    wider = _WIDER_SPANS.get((old, high))
+    if wider is None:
+        low, old_high = int(spans.group(1)), int(spans.group(2))
+        wider = old if high <= old_high else f'spans="{low}:{high}"'.encode()
+        if len(_WIDER_SPANS) < 4096:
+            _WIDER_SPANS[(old, high)] = wider
+    if wider == old:
         return open_tag
-    return (
-        open_tag[: spans.start()] + f'spans="{low}:{new_high}"'.encode() + open_tag[spans.end() :]
-    )
+    return open_tag[: spans.start()] + wider + open_tag[spans.end() :]
 
 
 def _new_row(row_number: int, edits: Mapping[int, Edit], patterns: _Patterns) -> bytes:
@@ -721,11 +735,13 @@ def _only_cell_left(chunk: bytes, cell: int, end: int, patterns: _Patterns) -> b
 
 def _appended(
     p: str, row_text: str, row_edits: Mapping[int, Edit], patterns: _Patterns
-) -> bytes | None:
-    """New cells for the end of a row, in column order; None if one takes a neighbour's
-    style (a header cell), which needs the row read."""
+) -> tuple[bytes, int] | None:
+    """New cells for the end of a row, in column order, and the last one's column
+    (1-based; 0 if none); None if one takes a neighbour's style (a header cell), which
+    needs the row read."""
     parts = []
     rendered = patterns.rendered
+    high = -1
     for col in sorted(row_edits):
         edit = row_edits[col]
         value = edit.value
@@ -733,6 +749,7 @@ def _appended(
             continue
         if edit.style_like is not None:
             return None
+        high = col
         # _render_cached inlined (this runs for every new cell of a first sync): a float
         # is rendered in place, anything else from the column's cache.
         kind = type(value)
@@ -744,7 +761,7 @@ def _appended(
             parts.append(_render_cached(p, col, row_text, value, None, rendered))
         else:
             parts.append(pair[0] + row_text + pair[1])
-    return "".join(parts).encode()
+    return "".join(parts).encode(), high + 1
 
 
 def _edited_head(
@@ -844,12 +861,13 @@ def _edited_rows(
                         and (appended := _appended(p, str(row_number), row_edits, patterns))
                         is not None
                     ):
-                        if b"spans=" in match.group(2):  # as Excel writes every row
+                        cells, high = appended
+                        if high and b"spans=" in match.group(2):  # as Excel writes every row
                             out.append(chunk[last : match.start()])
-                            out.append(_widen_spans(match.group(), row_edits))
+                            out.append(_spans_to(match.group(), high))
                             last = match.end()
                         out.append(chunk[last:end])
-                        out.append(appended)
+                        out.append(cells)
                         last = end
                         next_index += 1
                         next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
