@@ -173,15 +173,21 @@ def actual_after(xml: bytes) -> dict[int, dict[int, Cell]]:
     return actual
 
 
-@pytest.mark.parametrize("seed", range(300))
-def test_random_sheets_match_the_model(seed):
-    rng = random.Random(seed)
+def random_case(rng: random.Random) -> tuple[dict, set, dict, bytes, list[bytes]]:
+    """A random sheet's model, formulas, edits, XML, and the XML cut at random places,
+    as the inflater hands it over."""
     xml, model, formulas = random_sheet(rng)
     edits = random_edits(rng, model, formulas)
     data = xml.encode()
-    # Split the part at random places, as the inflater hands it over.
     cuts = sorted(rng.sample(range(1, len(data)), min(5, len(data) - 1)))
     chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    return model, formulas, edits, data, chunks
+
+
+@pytest.mark.parametrize("seed", range(300))
+def test_random_sheets_match_the_model(seed):
+    rng = random.Random(seed)
+    model, formulas, edits, data, chunks = random_case(rng)
     assert scan_formulas(chunks).formula_cells == {(row - 1, col) for row, col in formulas}
     out = b"".join(rewrite_sheet(chunks, edits))
     # A cleared cell may stay as an empty one (where cells after it carry no reference,
@@ -194,11 +200,7 @@ def test_halves_edited_apart_join_into_the_whole_edit(seed):
     """The first half (up to a row cut) and the second, each edited from its own read of
     the part, as two processes do, give the bytes of one edit of the whole part."""
     rng = random.Random(seed)
-    xml, model, formulas = random_sheet(rng)
-    edits = random_edits(rng, model, formulas)
-    data = xml.encode()
-    cuts = sorted(rng.sample(range(1, len(data)), min(5, len(data) - 1)))
-    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    _, _, edits, data, chunks = random_case(rng)
     at = rng.randint(0, len(data))
     first = b"".join(rewrite_first_half(RowCut(chunks, at), edits))
     other = RowCut(chunks, at)
