@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import shutil
 import signal
 import threading
@@ -202,3 +203,46 @@ def test_a_deflated_piece_must_end_a_deflated_part(level, after, message):
 
     with pytest.raises(zippkg.PackageError, match=message):
         rewritten(transform, level)
+
+
+def edited_by_two(folder: Path, data: bytes, edits: dict) -> bytes:
+    """The worksheet part rewritten through split_write, in a package of its own."""
+    path = folder / "sheet.xlsx"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(SHEET, data)
+        archive.writestr("other.xml", b"<other/>")
+    with open(path, "rb") as stream:
+        entry = next(e for e in zippkg.read_entries(stream)[0] if e.name == SHEET)
+    target = io.BytesIO()
+    with open(path, "rb") as source:
+        zippkg.rewrite(source, target, {SHEET: split_write.transform(path, entry, edits, 6)}, 6)
+    with pytest.raises(ChildProcessError):  # collected, or stopped and reaped
+        os.waitpid(-1, os.WNOHANG)
+    with zipfile.ZipFile(target) as archive:
+        assert archive.testzip() is None
+        assert archive.read("other.xml") == b"<other/>"
+        return archive.read(SHEET)
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_random_sheets_edited_by_two_processes(tmp_path, children, parent_halves, seed):
+    """The child's half, joined, gives what one edit gives on random sheets (rows with
+    and without numbers, gaps, new rows, whitespace), and no child is left behind."""
+    from test_sheetxml_random import random_case
+
+    _, _, edits, data, _ = random_case(random.Random(seed))
+    assert edited_by_two(tmp_path, data, edits) == b"".join(sheetxml.rewrite_sheet([data], edits))
+    # An edit whose top row takes a neighbour's style adds columns: no child for it.
+    assert len(children) == (0 if split_write._adds_columns(edits) else 1)
+    assert parent_halves == []
+
+
+def test_a_sheet_that_cannot_be_cut_is_edited_whole(tmp_path, children, parent_halves):
+    """Rows without numbers cannot start a half: the first half is the whole part, and
+    the child that found no cut either is stopped."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    rows = "".join(f"<row><c><v>{n}</v></c><c><v>1</v></c></row>" for n in range(40))
+    data = f'<worksheet xmlns="{ns}"><sheetData>{rows}</sheetData></worksheet>'.encode()
+    edits = {row: {1: sheetxml.CellEdit(1, 2.5, None)} for row in (3, 30)}
+    assert edited_by_two(tmp_path, data, edits) == b"".join(sheetxml.rewrite_sheet([data], edits))
+    assert len(children) == 1 and parent_halves == []
