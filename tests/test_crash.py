@@ -21,16 +21,40 @@ def digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# The command line with the write's split forced on any sheet (see split_write): its child
+# edits the second half while the parent is killed.
+FORCED_SPLIT = [
+    sys.executable,
+    "-c",
+    "from milestone_sheets.sources import split_write; split_write.MIN_SPLIT_BYTES = 0; "
+    "from milestone_sheets.cli import main; main()",
+]
+
+
 @pytest.mark.skipif(CLI is None, reason="the console script is not installed (pip install -e .)")
 def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
     original = generate_plan(tmp_path / "original.xlsx", 10_000)
+    kill_at_every_step(tmp_path, [str(CLI)], original, "2026-06-15")
+
+
+@pytest.mark.skipif(CLI is None, reason="the console script is not installed (pip install -e .)")
+def test_killing_a_weekly_sync_while_its_child_edits_never_leaves_a_broken_file(tmp_path):
+    original = generate_plan(tmp_path / "original.xlsx", 10_000)
+    first = subprocess.run(
+        [str(CLI), "sync", str(original), "--as-of", "2026-06-15"], capture_output=True
+    )
+    assert first.returncode == 1
+    kill_at_every_step(tmp_path, FORCED_SPLIT, original, "2026-06-22")
+
+
+def kill_at_every_step(tmp_path: Path, cli: list[str], original: Path, as_of: str) -> None:
+    """Kill a sync of a copy of `original` at ten moments and once mid-write: each leaves
+    the old file or the new one, and a sync after it finishes the job."""
     # What a finished sync produces (deterministic for a fixed --as-of).
     finished = tmp_path / "finished.xlsx"
     shutil.copy(original, finished)
     started = time.perf_counter()
-    done = subprocess.run(
-        [CLI, "sync", str(finished), "--as-of", "2026-06-15"], capture_output=True
-    )
+    done = subprocess.run([*cli, "sync", str(finished), "--as-of", as_of], capture_output=True)
     duration = time.perf_counter() - started
     assert done.returncode == 1, done.stderr  # the generated plan has some bad rows
     old, new = digest(original), digest(finished)
@@ -42,7 +66,7 @@ def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
     steps = 10
     for step in range(1, steps + 2):
         shutil.copy(original, work)
-        child = subprocess.Popen([CLI, "sync", str(work), "--as-of", "2026-06-15"],
+        child = subprocess.Popen([*cli, "sync", str(work), "--as-of", as_of],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
         if step <= steps:
             time.sleep(duration * 1.4 * step / steps)  # from early in the read to past the end
@@ -59,9 +83,7 @@ def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
         if temp.exists():
             outcomes.add("killed while writing")
         # The next run finishes the job and clears any temporary file the kill left.
-        again = subprocess.run(
-            [CLI, "sync", str(work), "--as-of", "2026-06-15"], capture_output=True
-        )
+        again = subprocess.run([*cli, "sync", str(work), "--as-of", as_of], capture_output=True)
         assert again.returncode == 1
         assert digest(work) == new
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
