@@ -323,15 +323,23 @@ def parse_rows(
     columns: dict[str, list[Any]] = {}
     problems: dict[int, list[Problem]] = {}
     due_cells: Sequence[Any] = [None] * len(data)
-    # The columns every row reaches, transposed in one pass (reading each row once);
-    # ragged rows (as the Sheets API sends them) read as blank past their end.
-    transposed: list[tuple[Any, ...]] = list(zip(*data, strict=False))  # to the shortest row
+    # The fields' columns that every row reaches, transposed in one pass (each row read
+    # once, and only its cells in those columns); ragged rows (as the Sheets API sends
+    # them) read as blank past their end.
+    shortest = min(map(len, data), default=0)
+    reached = sorted({col for col in header.fields.values() if col < shortest})
+    transposed: dict[int, tuple[Any, ...]] = {}
+    if len(reached) > 1:
+        field_cells = map(itemgetter(*reached), data)  # a tuple of those cells per row
+        transposed = dict(zip(reached, zip(*field_cells, strict=True), strict=True))
+    elif reached:
+        transposed = {reached[0]: tuple(row[reached[0]] for row in data)}
     parsed_columns = []
     for fld in spec.fields:
         col = header.fields.get(fld.key)
         if col is None:
             continue
-        if col < len(transposed):
+        if col in transposed:
             cells: Sequence[Any] = transposed[col]
         else:
             cells = [row[col] if col < len(row) else None for row in data]
