@@ -19,12 +19,11 @@ are the same, as without a child.
 from __future__ import annotations
 
 import os
-import weakref
 from pathlib import Path
 from typing import Protocol
 
 from milestone_sheets.sources import sheetxml, zippkg
-from milestone_sheets.sources.forking import abandon, can_fork, collect, fork
+from milestone_sheets.sources.forking import Child, can_fork, fork
 
 __all__ = ["Scan", "can_fork", "scan_now", "start"]
 
@@ -69,29 +68,23 @@ def start(path: Path, entry: zippkg.Entry) -> Scan:
         scan = scan_now(path, entry)
         return scan.formula_cells, scan.uncached_cells
 
-    forked = fork(work, child_closes=[go_write])
+    child = fork(work, child_closes=[go_write])
     os.close(go_read)
-    if forked is None:
+    if child is None:
         os.close(go_write)
         return _Done(scan_now(path, entry))
-    pid, answer_read = forked
-    return _Child(pid, go_write, answer_read, path, entry)
+    return _Child(child, go_write, path, entry)
 
 
 class _Child:
     """A forked child: told to go once, its answer collected once; stopped and reaped even
     if nobody asks for it."""
 
-    def __init__(self, pid: int, go_write: int, answer_read: int, path: Path, entry: zippkg.Entry):
-        self.pid = pid
+    def __init__(self, child: Child, go_write: int, path: Path, entry: zippkg.Entry):
+        self.child = child
         self.go_write: int | None = go_write
-        self.answer_read = answer_read
         self.path, self.entry = path, entry
         self.answer: sheetxml.FormulaScan | None = None
-        # The descriptors still open, for the finalizer (one closed here leaves the list:
-        # its number may be reused by then).
-        self._open = [go_write, answer_read]
-        self._cleanup = weakref.finalize(self, abandon, pid, self._open)
 
     def go(self) -> None:
         if self.go_write is not None:
@@ -99,8 +92,7 @@ class _Child:
                 os.write(self.go_write, b"1")
             except OSError:  # the child is gone: result() will scan here
                 pass
-            self._open.remove(self.go_write)
-            os.close(self.go_write)
+            self.child.close_fd(self.go_write)
             self.go_write = None
 
     def result(self) -> sheetxml.FormulaScan:
@@ -110,10 +102,8 @@ class _Child:
         return self.answer
 
     def _collect(self) -> sheetxml.FormulaScan | None:
-        self._cleanup.detach()
-        answer = collect(self.pid, self.answer_read)
         try:
-            formulas, uncached = answer
+            formulas, uncached = self.child.answer()
         except (TypeError, ValueError):  # no answer, or not this one
             return None
         return sheetxml.FormulaScan(formulas, uncached)

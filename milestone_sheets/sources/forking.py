@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -18,10 +19,11 @@ def can_fork() -> bool:
     return hasattr(os, "fork") and sys.platform != "darwin" and threading.active_count() == 1
 
 
-def fork(work: Callable[[], Any], child_closes: Sequence[int] = ()) -> tuple[int, int] | None:
+def fork(work: Callable[[], Any], child_closes: Sequence[int] = ()) -> Child | None:
     """Fork a child that closes `child_closes`, runs `work` and answers with what it
-    returns (marshalled; None: no answer), then exits. In this process: the child's pid
-    and the read end of its answer; None where no child could be forked."""
+    returns (marshalled; None: no answer), then exits. This process keeps its copies of
+    `child_closes` (stopping the child closes them too). None where no child could be
+    forked."""
     try:
         answer_read, answer_write = os.pipe()
     except OSError:  # out of descriptors
@@ -47,7 +49,34 @@ def fork(work: Callable[[], Any], child_closes: Sequence[int] = ()) -> tuple[int
         finally:
             os._exit(status)
     os.close(answer_write)
-    return pid, answer_read
+    return Child(pid, answer_read, child_closes)
+
+
+class Child:
+    """A forked child: its answer collected once; stopped and reaped, its descriptors
+    closed, when it is stopped or dropped uncollected."""
+
+    def __init__(self, pid: int, answer_read: int, kept: Sequence[int] = ()):
+        self.pid = pid
+        self.answer_read = answer_read
+        # The descriptors still open, for the finalizer (one closed by close_fd leaves the
+        # list: its number may be reused by then).
+        self._open = [answer_read, *kept]
+        self._stop = weakref.finalize(self, abandon, pid, self._open)
+
+    def close_fd(self, fd: int) -> None:
+        """Close one of the kept descriptors now."""
+        self._open.remove(fd)
+        os.close(fd)
+
+    def answer(self) -> Any:
+        """What the child answered, waiting for it to exit; None as `collect` gives it."""
+        self._stop.detach()
+        return collect(self.pid, self.answer_read)
+
+    def stop(self) -> None:
+        """Stop and reap the child unless its answer was collected."""
+        self._stop()
 
 
 def collect(pid: int, answer_read: int) -> Any:

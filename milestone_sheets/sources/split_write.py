@@ -18,13 +18,12 @@ and results are the same, as without a child.
 from __future__ import annotations
 
 import tempfile
-import weakref
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from milestone_sheets.sources import sheetxml, zippkg
-from milestone_sheets.sources.forking import abandon, can_fork, collect, fork
+from milestone_sheets.sources.forking import Child, can_fork, fork
 
 # Below this many bytes of worksheet XML (about 20,000 milestone rows) the edit is quick
 # and a child would cost more than it saves.
@@ -90,11 +89,11 @@ def _start(path: Path, entry: zippkg.Entry, edits: Edits, level: int) -> _Child 
         data = cast(BinaryIO, tempfile.TemporaryFile(prefix="milestone-sheets-"))
     except OSError:
         return None
-    forked = fork(lambda: _second_half(path, entry, edits, level, data))
-    if forked is None:
+    child = fork(lambda: _second_half(path, entry, edits, level, data))
+    if child is None:
         data.close()
         return None
-    return _Child(*forked, data)
+    return _Child(child, data)
 
 
 def _second_half(
@@ -112,22 +111,18 @@ def _second_half(
 
 
 class _Child:
-    """The forked child: its answer collected once, or it is stopped and reaped."""
+    """The forked child and the file it writes its half to."""
 
-    def __init__(self, pid: int, answer_read: int, data: BinaryIO):
-        self.pid = pid
-        self.answer_read = answer_read
+    def __init__(self, child: Child, data: BinaryIO):
+        self.child = child
         self.data = data
         self.handed = False
-        self._cleanup = weakref.finalize(self, abandon, pid, [answer_read])
 
     def result(self, offset: int) -> zippkg.Deflated | None:
         """The second half from the cut at `offset`; None if the child failed or cut
         elsewhere."""
-        self._cleanup.detach()
-        answer = collect(self.pid, self.answer_read)
         try:
-            crc, size, child_offset = answer
+            crc, size, child_offset = self.child.answer()
         except (TypeError, ValueError):  # no answer, or not this one
             return None
         if child_offset != offset:
@@ -138,6 +133,6 @@ class _Child:
 
     def close(self) -> None:
         """Stop the child if nobody collected it; close its file unless handed over."""
-        self._cleanup()
+        self.child.stop()
         if not self.handed:
             self.data.close()
