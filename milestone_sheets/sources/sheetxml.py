@@ -8,15 +8,27 @@ part is processed one chunk of whole rows at a time.
 
 from __future__ import annotations
 
+import importlib
+import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
 from operator import itemgetter
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from milestone_sheets.model import column_index, column_letter
 
 CellValue = str | int | float | None
+
+# The row loop of _edited_rows in C, where the optional extension was built; it gives the
+# same bytes as the Python loop, which MILESTONE_SHEETS_PURE_PYTHON=1 selects.
+_speedups: Any = None
+if not os.environ.get("MILESTONE_SHEETS_PURE_PYTHON"):
+    try:
+        _speedups = importlib.import_module("milestone_sheets._speedups")
+    except ImportError:
+        pass
 
 
 class SheetXmlError(ValueError):
@@ -81,6 +93,10 @@ class _Patterns:
         )  # fmt: skip
         # Cells rendered for this sheet, by column, style and value (see _render_cached).
         self.rendered: _Rendered = {}
+        # For the C row loop: a cell's body (what follows its style) by value, and how to
+        # render one it has not seen.
+        self.bodies: dict[CellValue, bytes] = {}
+        self.render_body = lambda value: _body(self.prefix_text, value).encode()
         # A row's start tag, its reference caught directly where it is the first attribute;
         # groups: the reference (or None), the other attributes, "/" for an empty row.
         self.row_tag = re.compile(rb"<" + p + rb'row\b(?:\s+r="(\d+)")?([^>]*?)(/?)>')
@@ -452,23 +468,30 @@ def _cells_from(
 
 def _render(p: str, ref: str, value: CellValue, style: bytes | None) -> str:
     """One <c> element for a computed value: numbers as numbers, text as an inline string."""
+    if value is None and style is None:
+        return ""
     style_attr = f' s="{style.decode()}"' if style is not None else ""
+    return f'<{p}c r="{ref}"{style_attr}' + _body(p, value)
+
+
+def _body(p: str, value: CellValue) -> str:
+    """What follows a rendered cell's reference and style: its type and value."""
     kind = type(value)
     if kind is str:
         text = value.translate(_XML_ESCAPES)  # type: ignore[union-attr]
         space = ' xml:space="preserve"' if text != text.strip() else ""
-        return f'<{p}c r="{ref}"{style_attr} t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
+        return f' t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
     if kind is float:
-        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value!r}</{p}v></{p}c>'
+        return f"><{p}v>{value!r}</{p}v></{p}c>"
     if kind is int:
-        return f'<{p}c r="{ref}"{style_attr}><{p}v>{value}</{p}v></{p}c>'
+        return f"><{p}v>{value}</{p}v></{p}c>"
     if value is None:
-        return f'<{p}c r="{ref}"{style_attr}/>' if style is not None else ""
+        return "/>"
     if isinstance(value, bool):
         raise TypeError("computed cells hold no booleans")
     if isinstance(value, (int, float)):  # subclasses: render as the plain number
-        return _render(p, ref, (float if isinstance(value, float) else int)(value), style)
-    return _render(p, ref, str(value), style)
+        return _body(p, (float if isinstance(value, float) else int)(value))
+    return _body(p, str(value))
 
 
 def _replace_in_place(
@@ -681,16 +704,17 @@ def _extend_dimension(head: bytes, patterns: _Patterns, max_row: int, max_col: i
 _NO_ROW = 1 << 62  # past any row a sheet can have
 
 
-def _rows_in(chunk: bytes, patterns: _Patterns) -> Iterator[tuple[re.Match[bytes], int]]:
-    """Each row's start tag in a chunk of whole rows, and where its </row> starts (the
-    tag's end for an empty <row/>).
+def _rows_in(
+    chunk: bytes, patterns: _Patterns, pos: int = 0
+) -> Iterator[tuple[re.Match[bytes], int]]:
+    """Each row's start tag in a chunk of whole rows (from `pos`), and where its </row>
+    starts (the tag's end for an empty <row/>).
 
     Found with bytes.find, which passes over a row's cells far faster than a regular
     expression search, which stops at every '<' to try a match.
     """
     opening = patterns.row_open
     closing = patterns.row_end
-    pos = 0
     while (at := chunk.find(opening, pos)) >= 0:
         match = patterns.row_tag.match(chunk, at)
         if match is None:  # <rowBreaks> and the like
@@ -830,54 +854,76 @@ def _edited_rows(
     p = patterns.prefix_text
     last_cell = patterns.cell_open + b' r="'
     cell_ref = re.compile(re.escape(last_cell) + rb"([A-Z]+)")
+    fast = _speedups.edit_rows if _speedups is not None and isinstance(edits, dict) else None
     for chunk in chunks:
         out = []
-        last = 0
-        for match, close in _rows_in(chunk, patterns):
-            ref = match.group(1)  # the common case inline: this loop runs for every row
-            row_number = int(ref) if ref is not None else _row_number(match, row_number)
-            if row_number < next_row:
-                continue
-            while next_row < row_number:  # rows to create before this one
-                out.append(chunk[last : match.start()])
-                last = match.start()
-                out.append(_new_row(next_row, edits[next_row], patterns))
-                next_index += 1
+        last = pos = 0
+        while True:
+            if fast is not None:
+                # C takes the rows it knows (see _speedups.c) and stops before any other,
+                # which the loop below takes, alone, before C goes on after it.
+                piece, last, pos, next_index, row_number, done = fast(
+                    chunk, pos, last, next_index, row_number, pending, edits,
+                    patterns.prefix, patterns.bodies, patterns.render_body,
+                )  # fmt: skip
+                out.append(piece)
                 next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-            if next_row == row_number:
-                row_edits = edits[row_number]
-                if match.group(3):
-                    end = match.end()
-                else:
-                    end = close
-                    # The common case, a first sync: every edit is a new cell right of
-                    # the row's last cell, so the new cells go just before </row>.
-                    cell = chunk.rfind(last_cell, match.end(), end)
-                    ref = cell_ref.match(chunk, cell) if cell >= 0 else None
-                    if (
-                        ref is not None
-                        and _column_of(ref.group(1)) < min(row_edits)
-                        and _only_cell_left(chunk, cell, end, patterns)
-                        and (appended := _appended(p, str(row_number), row_edits, patterns))
-                        is not None
-                    ):
-                        cells, high = appended
-                        if high and b"spans=" in match.group(2):  # as Excel writes every row
-                            out.append(chunk[last : match.start()])
-                            out.append(_spans_to(match.group(), high))
-                            last = match.end()
-                        out.append(chunk[last:end])
-                        out.append(cells)
-                        last = end
-                        next_index += 1
-                        next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
-                        continue
-                    end += len(row_end)
-                out.append(chunk[last : match.start()])
-                out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
-                last = end
-                next_index += 1
-                next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                if done:
+                    break
+                rows: Iterable[tuple[re.Match[bytes], int]] = islice(
+                    _rows_in(chunk, patterns, pos), 1
+                )
+            else:
+                rows = _rows_in(chunk, patterns)
+            match = None
+            for match, close in rows:
+                ref = match.group(1)  # the common case inline: this loop runs for every row
+                row_number = int(ref) if ref is not None else _row_number(match, row_number)
+                if row_number < next_row:
+                    continue
+                while next_row < row_number:  # rows to create before this one
+                    out.append(chunk[last : match.start()])
+                    last = match.start()
+                    out.append(_new_row(next_row, edits[next_row], patterns))
+                    next_index += 1
+                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                if next_row == row_number:
+                    row_edits = edits[row_number]
+                    if match.group(3):
+                        end = match.end()
+                    else:
+                        end = close
+                        # The common case, a first sync: every edit is a new cell right of
+                        # the row's last cell, so the new cells go just before </row>.
+                        cell = chunk.rfind(last_cell, match.end(), end)
+                        ref = cell_ref.match(chunk, cell) if cell >= 0 else None
+                        if (
+                            ref is not None
+                            and _column_of(ref.group(1)) < min(row_edits)
+                            and _only_cell_left(chunk, cell, end, patterns)
+                            and (appended := _appended(p, str(row_number), row_edits, patterns))
+                            is not None
+                        ):
+                            cells, high = appended
+                            if high and b"spans=" in match.group(2):  # as Excel writes rows
+                                out.append(chunk[last : match.start()])
+                                out.append(_spans_to(match.group(), high))
+                                last = match.end()
+                            out.append(chunk[last:end])
+                            out.append(cells)
+                            last = end
+                            next_index += 1
+                            next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+                            continue
+                        end += len(row_end)
+                    out.append(chunk[last : match.start()])
+                    out.append(_edit_row(chunk, match, end, row_number, row_edits, patterns))
+                    last = end
+                    next_index += 1
+                    next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
+            if fast is None or match is None:
+                break
+            pos = match.end() if match.group(3) else close + len(row_end)
         out.append(chunk[last:])
         yield b"".join(out)
     stop = stop_before()
