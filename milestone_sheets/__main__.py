@@ -1,3 +1,3 @@
-from milestone_sheets.cli import main
+from milestone_sheets.cli import run
 
-main()
+run()

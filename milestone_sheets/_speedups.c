@@ -23,7 +23,9 @@
 #define MAX_DIGITS 15       /* a longer number: Python reads it */
 #define NO_ROW (1LL << 62)  /* past any row a sheet can have, as in sheetxml._NO_ROW */
 
+/* The output: a bytes object built in place (a new one, not yet shared, may be resized). */
 typedef struct {
+    PyObject *bytes;
     char *data;
     Py_ssize_t len, cap;
 } Buf;
@@ -32,12 +34,13 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
     if (b->len + extra <= b->cap) return 0;
     Py_ssize_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + extra) cap *= 2;
-    char *data = PyMem_Realloc(b->data, cap);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
+    if (b->bytes == NULL) {
+        b->bytes = PyBytes_FromStringAndSize(NULL, cap);
+        if (b->bytes == NULL) return -1;
+    } else if (_PyBytes_Resize(&b->bytes, cap) < 0) {
+        return -1; /* b->bytes is NULL now */
     }
-    b->data = data;
+    b->data = PyBytes_AS_STRING(b->bytes);
     b->cap = cap;
     return 0;
 }
@@ -617,7 +620,7 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
     Sheet sh = {.s = view.buf, .n = view.len, .prefix = PyBytes_AS_STRING(prefix),
                 .prefix_n = PyBytes_GET_SIZE(prefix), .bodies = bodies,
                 .render_body = render_body};
-    Buf out = {0};
+    Buf out = {NULL, NULL, 0, 0};
     PyObject *result = NULL;
     int done = 0;
     if (names_init(&sh.names, sh.prefix, sh.prefix_n) < 0 || pos < 0 || last < 0 || pos > sh.n ||
@@ -710,10 +713,13 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
         Py_ssize_t at = find(s, pos, sh.n, nm->row_open, nm->row_open_n);
         pos = at >= 0 ? at : pos;
     }
-    result = Py_BuildValue("(y#nnnLO)", out.data, out.len, last, pos, next_index, row_number,
+    if (out.bytes == NULL && buf_reserve(&out, 1) < 0) goto exit;
+    if (_PyBytes_Resize(&out.bytes, out.len) < 0) goto exit;
+    result = Py_BuildValue("(NnnnLO)", out.bytes, last, pos, next_index, row_number,
                            done ? Py_True : Py_False);
+    out.bytes = NULL; /* the tuple has it (or, on failure, freed it) */
 exit:
-    PyMem_Free(out.data);
+    Py_XDECREF(out.bytes);
     PyBuffer_Release(&view);
     return result;
 }

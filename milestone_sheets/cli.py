@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import gc
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -364,6 +366,7 @@ def _sync_one(
     target = open_source(source, config, backup=options.backup)
     with run_lock(config.review.state, target.location):
         result = sync(target, settings, as_of, dry_run=options.dry_run)
+    _leave_for_exit(result)
     evaluation = result.evaluation
     _report_problems(evaluation)
     mail_code = 0
@@ -599,3 +602,42 @@ def _write_report(
 
 if __name__ == "__main__":  # pragma: no cover
     main(sys.argv[1:])
+
+
+# What commands leave for the process's end, where run() ends it (None: not so run).
+_left_for_exit: list[Any] | None = None
+
+
+def _leave_for_exit(*objects: Any) -> None:
+    """Keep these until the process ends, when run() ends it without freeing them."""
+    if _left_for_exit is not None:
+        _left_for_exit.extend(objects)
+
+
+def run() -> None:
+    """The console script: the command, then an end of the process that frees nothing.
+
+    A large sync leaves millions of objects behind (the grid, the parsed rows, the
+    writes), and freeing them one by one took 0.2-0.3 s of a 100,000-row sync after its
+    work was done. So the command hands them over (_leave_for_exit), and once it is done
+    the exit handlers run, output is flushed, and os._exit ends the process, which gives
+    all its memory back at once. Called in-process (tests, scripts), `main` frees as usual.
+    """
+    global _left_for_exit
+    _left_for_exit = []
+    try:
+        main()
+        code: int = 0
+    except SystemExit as done:  # click's standalone mode always ends so
+        if done.code is None or isinstance(done.code, int):
+            code = done.code or 0
+        else:
+            print(done.code, file=sys.stderr)
+            code = 1
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe: as Python itself exits then
+            code = code or 120
+    os._exit(code)

@@ -114,3 +114,36 @@ def test_the_installed_console_script_runs_as_a_real_process(tmp_path):
         [script, "sync", "--help"], capture_output=True, text=True, timeout=60
     )
     assert help_run.returncode == 0 and "--dry-run" in help_run.stdout
+
+
+def test_the_console_script_ends_with_the_spec_exit_codes_and_all_its_output(tmp_path):
+    """The console script ends the process without freeing what a sync left (cli.run):
+    its exit codes and output must be those of the command all the same."""
+    script = shutil.which("milestone-sheets", path=str(Path(sys.executable).parent))
+    assert script
+    subprocess.run([script, "demo", str(tmp_path / "d")], capture_output=True, timeout=120)
+    workbook = tmp_path / "d" / "milestones.xlsx"
+    before = workbook.read_bytes()
+    args = ["sync", str(workbook), "--as-of", "2026-07-20"]
+    first = subprocess.run([script, *args], capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1, first.stderr  # the demo's data problems
+    assert "Milestones!I12: Due 'next friday' is not a date" in first.stderr
+    assert first.stdout.startswith("Wrote ") and "12 milestones: " in first.stdout
+    assert workbook.read_bytes() != before
+    again = subprocess.run(
+        [sys.executable, "-m", "milestone_sheets", *args],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 1 and again.stdout.startswith("Up to date: nothing to write")
+    usage = subprocess.run([script, "sync", "--no-such-option"], capture_output=True, text=True)
+    assert usage.returncode == 2 and "No such option" in usage.stderr
+    missing = subprocess.run(
+        [script, "sync", str(tmp_path / "gone.xlsx")], capture_output=True, text=True
+    )
+    assert missing.returncode == 3 and "file not found" in missing.stderr
+    # A reader that stops early: the exit code says so, as Python's own does.
+    head = subprocess.run(
+        f"'{script}' status '{workbook}' --format csv --as-of 2026-07-20 | head -c 10",
+        shell=True, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert len(head.stdout) == 10

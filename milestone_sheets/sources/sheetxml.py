@@ -924,7 +924,8 @@ def _edited_rows(
             if fast is None or match is None:
                 break
             pos = match.end() if match.group(3) else close + len(row_end)
-        out.append(chunk[last:])
-        yield b"".join(out)
+        if last < len(chunk):
+            out.append(chunk[last:])
+        yield b"".join(out)  # one piece (as from C) comes back as it is, not copied
     stop = stop_before()
     yield b"".join(_new_row(r, edits[r], patterns) for r in pending[next_index:] if r < stop)

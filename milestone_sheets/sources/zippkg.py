@@ -254,7 +254,7 @@ class _BackgroundDeflate:
     def __init__(self, target: BinaryIO, level: int):
         self.target = target
         self.level = level
-        self.queue: queue.Queue[bytes | Deflated | None] = queue.Queue(maxsize=4)
+        self.queue: queue.Queue[bytes | Deflated | None] = queue.Queue(maxsize=2)
         self.crc = 0
         self.size = 0
         self.error: BaseException | None = None
