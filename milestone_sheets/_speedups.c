@@ -724,9 +724,120 @@ exit:
     return result;
 }
 
+
+/* scan_formulas(chunk, prefix, formulas) -> [position of each <f it leaves to Python]
+ *
+ * The loop of sheetxml.scan_formulas over one chunk of whole rows: for each formula
+ * start (<f followed by a space, / or >), the usual formula cell (reference first, the
+ * formula its first child, a saved value right after) is added to `formulas` as
+ * (0-based row, 0-based column); the position of any other is given back, for the
+ * Python code to place and to look for its saved value.
+ */
+static int usual_formula_cell(const char *s, Py_ssize_t n, Py_ssize_t start, const Names *nm,
+                              long long *row, long *col) {
+    /* <{p}c\s+r="([A-Z]+)(\d+)"[^>]*>\s*<{p}f\b[^>]*?(?:/>|>[^<]*</{p}f>)\s*<{p}v>[^<] */
+    Py_ssize_t i = start + nm->cell_open_n, j;
+    if (i >= n || !is_space((unsigned char)s[i])) return 0;
+    while (i < n && is_space((unsigned char)s[i])) i++;
+    if (n - i < 3 || memcmp(s + i, "r=\"", 3) != 0) return 0;
+    i += 3;
+    long c = -1;
+    for (j = i; j < n && s[j] >= 'A' && s[j] <= 'Z'; j++) {
+        if (j - i >= 7) return 0;
+        c = (c + 1) * 26 + (s[j] - 'A');
+    }
+    if (c < 0) return 0;
+    long long r;
+    i = digits(s, j, n, &r);
+    if (i < 0 || i >= n || s[i] != '"') return 0;
+    Py_ssize_t gt = find(s, i, n, ">", 1);
+    if (gt < 0) return 0;
+    i = gt + 1;
+    while (i < n && is_space((unsigned char)s[i])) i++;
+    if (n - i < nm->formula_open_n + 1 || memcmp(s + i, nm->formula_open, nm->formula_open_n) != 0)
+        return 0;
+    i += nm->formula_open_n;
+    if (is_word((unsigned char)s[i])) return 0;
+    gt = find(s, i, n, ">", 1);
+    if (gt < 0) return 0;
+    if (s[gt - 1] == '/' && gt - 1 >= i) {
+        i = gt + 1;
+    } else {
+        Py_ssize_t lt = find(s, gt + 1, n, "<", 1);
+        if (lt < 0 || n - lt < nm->cell_close_n + 0 || lt + 2 + (Py_ssize_t)(nm->formula_open_n - 1) > n)
+            return 0;
+        /* </{p}f> */
+        if (s[lt + 1] != '/' || memcmp(s + lt + 2, nm->formula_open + 1, nm->formula_open_n - 1) != 0)
+            return 0;
+        i = lt + 2 + nm->formula_open_n - 1;
+        if (i >= n || s[i] != '>') return 0;
+        i++;
+    }
+    while (i < n && is_space((unsigned char)s[i])) i++;
+    if (n - i < nm->value_open_n + 1 || memcmp(s + i, nm->value_open, nm->value_open_n) != 0)
+        return 0;
+    if (s[i + nm->value_open_n] == '<') return 0;
+    *row = r - 1;
+    *col = c;
+    return 1;
+}
+
+static PyObject *scan_formulas(PyObject *module, PyObject *args) {
+    Py_buffer view;
+    PyObject *prefix, *formulas;
+    if (!PyArg_ParseTuple(args, "y*SO!:scan_formulas", &view, &prefix, &PySet_Type, &formulas))
+        return NULL;
+    Names nm;
+    PyObject *left = NULL;
+    if (names_init(&nm, PyBytes_AS_STRING(prefix), PyBytes_GET_SIZE(prefix)) < 0) {
+        PyErr_SetString(PyExc_ValueError, "scan_formulas: prefix too long");
+        goto exit;
+    }
+    left = PyList_New(0);
+    if (left == NULL) goto exit;
+    const char *s = view.buf;
+    Py_ssize_t n = view.len, pos = 0;
+    while ((pos = find(s, pos, n, nm.formula_open, nm.formula_open_n)) >= 0) {
+        Py_ssize_t at = pos;
+        pos += nm.formula_open_n;
+        if (pos >= n) break;
+        unsigned char next = (unsigned char)s[pos];
+        if (!(is_space(next) || next == '/' || next == '>')) continue;
+        pos++; /* the match is <f and that character */
+        Py_ssize_t start = rfind(s, 0, at, nm.cell_open, nm.cell_open_n);
+        while (start >= 0 && (start + nm.cell_open_n >= n ||
+                              !ends_name((unsigned char)s[start + nm.cell_open_n])))
+            start = rfind(s, 0, start, nm.cell_open, nm.cell_open_n);
+        long long row;
+        long col;
+        if (start >= 0 && usual_formula_cell(s, n, start, &nm, &row, &col)) {
+            PyObject *cell = Py_BuildValue("(Ll)", row, col);
+            if (cell == NULL || PySet_Add(formulas, cell) < 0) {
+                Py_XDECREF(cell);
+                Py_CLEAR(left);
+                goto exit;
+            }
+            Py_DECREF(cell);
+            continue;
+        }
+        PyObject *where = PyLong_FromSsize_t(at);
+        if (where == NULL || PyList_Append(left, where) < 0) {
+            Py_XDECREF(where);
+            Py_CLEAR(left);
+            goto exit;
+        }
+        Py_DECREF(where);
+    }
+exit:
+    PyBuffer_Release(&view);
+    return left;
+}
+
 static PyMethodDef methods[] = {
     {"edit_rows", edit_rows, METH_VARARGS,
      "Run the worksheet editor's row loop over a chunk, giving back rows it does not handle."},
+    {"scan_formulas", scan_formulas, METH_VARARGS,
+     "Find a chunk's formula cells, giving back those that are not the usual kind."},
     {NULL, NULL, 0, NULL},
 };
 

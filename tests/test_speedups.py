@@ -158,3 +158,46 @@ def test_c_loop_on_a_sync_like_sheet(spans, computed, monkeypatch):
     assert isinstance(c_loop, bytes) and c_loop != data
     # Only the header row, with its styled header cells, went to Python.
     assert calls.count(False) == 1
+
+
+FORMULA_CELLS = [
+    '<c r="{ref}"><f>A1*2</f><v>4</v></c>',
+    '<c r="{ref}" s="3"><f t="shared" ref="Q2:Q9" si="0">K2/30</f><v>1.5</v></c>',
+    '<c r="{ref}"><f t="shared" si="0"/><v>2</v></c>',
+    '<c r="{ref}">\n  <f>A1</f>\n  <v>7</v>\n</c>',
+    '<c r="{ref}"><f>A1</f></c>',
+    '<c r="{ref}"><f>A1</f><v></v></c>',
+    '<c r="{ref}"><f>A1</f><v/></c>',
+    '<c r="{ref}" t="str"><f>""</f><v></v></c>',
+    '<c r="{ref}" t="str"><f>B1</f><v>text</v></c>',
+    "<c><f>A1</f><v>3</v></c>",
+    '<c s="2" r="{ref}"><f>A1</f><v>3</v></c>',
+    '<c r="{ref}"><v>3</v><f>A1</f></c>',
+    '<c r="{ref}"><fake/><v>3</v></c>',
+    '<c r="{ref}"><f aca="false">A1</f><v>5</v></c>',
+    '<c r="{ref}"><f>A1&lt;2</f><v>1</v></c>',
+    '<c r="{ref}"><f/></c>',
+]
+
+
+@needs_c_loop
+@pytest.mark.parametrize("seed", range(150))
+def test_c_formula_scan_finds_what_python_finds(seed, monkeypatch):
+    rng = random.Random(seed)
+    _, _, _, data, _ = random_case(rng)
+    # Formula cells of every kind, added at the ends of random rows.
+    rows = re.findall(rb'<row r="(\d+)"[^>]*>', data)
+    for number in rng.sample(rows, min(len(rows), 6)):
+        cell = rng.choice(FORMULA_CELLS).format(ref=f"Z{number.decode()}").encode()
+        close = data.find(b"</row>", data.find(b'<row r="' + number + b'"'))
+        if close > 0:
+            data = data[:close] + cell + data[close:]
+    if seed % 3 == 1:
+        data = with_prefix(data)
+    cuts = sorted(rng.sample(range(1, len(data)), min(4, len(data) - 1)))
+    chunks = [data[a:b] for a, b in zip([0, *cuts], [*cuts, len(data)], strict=True)]
+    c_scan = sheetxml.scan_formulas(iter(chunks))
+    with monkeypatch.context() as patch:
+        patch.setattr(sheetxml, "_speedups", None)
+        python_scan = sheetxml.scan_formulas(iter(chunks))
+    assert c_scan == python_scan

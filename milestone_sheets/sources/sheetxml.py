@@ -136,12 +136,14 @@ class _SheetStream:
     def rows(self, patterns: _Patterns) -> Iterator[bytes]:
         """Chunks that each end on a row boundary; the last ends before </sheetData>."""
         while True:
-            end = self.buffer.find(patterns.sheet_data_end)
+            # </sheetData> can only follow the last </row>: look for it there, not in
+            # every byte of the chunk.
+            cut = self.buffer.rfind(patterns.row_end)
+            end = self.buffer.find(patterns.sheet_data_end, max(cut, 0))
             if end >= 0:
                 yield self.buffer[:end]
                 self.buffer = self.buffer[end:]
                 return
-            cut = self.buffer.rfind(patterns.row_end)
             if cut >= 0:
                 cut += len(patterns.row_end)
                 yield self.buffer[:cut]
@@ -241,9 +243,14 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     cell_start, cell_end = patterns.cell_open, patterns.cell_close
     usual = patterns.formula_cell.match
     rows_before = 0  # the number of the last row of the chunks before
+    fast = _speedups.scan_formulas if _speedups is not None else None
     for chunk in stream.rows(patterns):
-        for match in patterns.formula.finditer(chunk):
-            start = chunk.rfind(cell_start, 0, match.start())
+        if fast is not None:  # C adds the usual formula cells, and leaves the others
+            formula_starts = fast(chunk, patterns.prefix, formulas)
+        else:
+            formula_starts = [match.start() for match in patterns.formula.finditer(chunk)]
+        for at in formula_starts:
+            start = chunk.rfind(cell_start, 0, at)
             while start >= 0 and chunk[start + len(cell_start)] not in _CELL_NAME_END:
                 start = chunk.rfind(cell_start, 0, start)
             cell = usual(chunk, start) if start >= 0 else None
@@ -251,7 +258,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
                 letters, digits = cell.groups()
                 formulas.add((int(digits) - 1, _column_of(letters)))
                 continue
-            end = chunk.find(cell_end, match.start())
+            end = chunk.find(cell_end, at)
             tag_end = chunk.find(b">", start)
             ref = _ATTR_R.search(chunk, start, tag_end)
             if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
@@ -259,7 +266,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             else:
                 position = (int(ref.group(2)) - 1, _column_of(ref.group(1)))
             formulas.add(position)
-            if not _has_saved_value(chunk, start, tag_end, match.start(), end, patterns):
+            if not _has_saved_value(chunk, start, tag_end, at, end, patterns):
                 uncached.add(position)
         rows_before = _last_row(chunk, patterns, rows_before)
     return FormulaScan(frozenset(formulas), frozenset(uncached))
