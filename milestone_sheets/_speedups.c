@@ -764,7 +764,7 @@ static int usual_formula_cell(const char *s, Py_ssize_t n, Py_ssize_t start, con
         i = gt + 1;
     } else {
         Py_ssize_t lt = find(s, gt + 1, n, "<", 1);
-        if (lt < 0 || n - lt < nm->cell_close_n + 0 || lt + 2 + (Py_ssize_t)(nm->formula_open_n - 1) > n)
+        if (lt < 0 || lt + 2 + (Py_ssize_t)(nm->formula_open_n - 1) > n)
             return 0;
         /* </{p}f> */
         if (s[lt + 1] != '/' || memcmp(s + lt + 2, nm->formula_open + 1, nm->formula_open_n - 1) != 0)

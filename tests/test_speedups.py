@@ -201,3 +201,49 @@ def test_c_formula_scan_finds_what_python_finds(seed, monkeypatch):
         patch.setattr(sheetxml, "_speedups", None)
         python_scan = sheetxml.scan_formulas(iter(chunks))
     assert c_scan == python_scan
+
+
+def mangled(rng: random.Random, data: bytes) -> bytes:
+    """The sheet with a few bytes inside <sheetData> deleted, doubled or replaced by one
+    of the characters the parsers look for."""
+    start = data.index(b"<sheetData>") + len(b"<sheetData>")
+    end = data.index(b"</sheetData>")
+    for _ in range(rng.randint(1, 4)):
+        if end - start < 2:
+            break
+        at = rng.randrange(start, end)
+        what = rng.random()
+        if what < 0.4:
+            data = data[:at] + data[at + 1 :]
+            end -= 1
+        elif what < 0.7:
+            data = data[:at] + data[at : at + 1] + data[at:]
+            end += 1
+        else:
+            data = (
+                data[:at] + rng.choice([b"<", b">", b'"', b"/", b" ", b"9", b"Z"]) + data[at + 1 :]
+            )
+    return data
+
+
+@needs_c_loop
+@pytest.mark.parametrize("seed", range(400))
+def test_c_loops_on_broken_xml_do_what_python_does(seed, monkeypatch):
+    """Bytes a damaged file may hold: C gives the Python result or the Python error,
+    and never reads out of bounds (the test process would crash)."""
+    rng = random.Random(seed)
+    _, _, edits, data, _ = random_case(rng)
+    data = mangled(rng, data)
+    chunks = [data[: len(data) // 2], data[len(data) // 2 :]]
+
+    def scanned():
+        try:
+            return sheetxml.scan_formulas(iter(chunks))
+        except sheetxml.SheetXmlError as err:
+            return type(err), str(err)
+
+    c_result = (edited(chunks, edits, True, monkeypatch), scanned())
+    with monkeypatch.context() as patch:
+        patch.setattr(sheetxml, "_speedups", None)
+        python_result = (edited(chunks, edits, False, monkeypatch), scanned())
+    assert c_result == python_result
