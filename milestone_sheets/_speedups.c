@@ -402,20 +402,33 @@ static int add_row_tag(Sheet *sh, Buf *out, Py_ssize_t tag_start, Py_ssize_t tag
     return buf_add(out, sh->s + tag_start, tag_end - tag_start) < 0 ? -1 : 1;
 }
 
-/* The weekly case (sheetxml._replace_in_place): each edited cell is there, found by its
- * reference, and is replaced keeping its style. Returns 1 if done, 0 where the Python
- * code finds it is not such a row, 2 to give the row back, -1 on error. */
+/* An edited row's beginning: the bytes since the last edit, and its start tag. */
+static int begin_row(Sheet *sh, Buf *out, Py_ssize_t last, Py_ssize_t tag_start,
+                     Py_ssize_t tag_end, Cell *cells, int count) {
+    if (buf_add(out, sh->s + last, tag_start - last) < 0) return -1;
+    return add_row_tag(sh, out, tag_start, tag_end, cells, count);
+}
+
+/* An edited row's end: its body's bytes from `at`, and </row>. */
+static int end_row(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t at, Py_ssize_t close) {
+    const Names *nm = &sh->names;
+    if (buf_add(out, sh->s + at, close - at) < 0 || buf_add(out, nm->row_end, nm->row_end_n) < 0)
+        return -1;
+    *last = close + nm->row_end_n;
+    return 1;
+}
+
+/* The weekly case (sheetxml._replace_in_place), for a row without style_like edits:
+ * each edited cell is there, found by its reference, and is replaced keeping its style.
+ * Returns 1 if done, 0 where the Python code finds it is not such a row, 2 to give the
+ * row back, -1 on error. */
 static int replace_cells(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_start,
                          Py_ssize_t tag_end, Py_ssize_t close, Cell *cells, int count,
                          const char *row_text, Py_ssize_t row_n) {
     const char *s = sh->s;
     const Names *nm = &sh->names;
-    for (int i = 0; i < count; i++)
-        if (cells[i].has_style_like) return 2;
     Py_ssize_t mark = out->len;
-    int done = buf_add(out, s + *last, tag_start - *last) < 0
-                   ? -1
-                   : add_row_tag(sh, out, tag_start, tag_end, cells, count);
+    int done = begin_row(sh, out, *last, tag_start, tag_end, cells, count);
     if (done != 1) goto give_back;
     Py_ssize_t at = tag_end; /* the body's bytes not yet copied */
     for (int i = 0; i < count; i++) {
@@ -448,10 +461,7 @@ static int replace_cells(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_s
         if (done != 1) goto give_back; /* 0: a cell to drop, which the full reading does */
         at = end;
     }
-    if (buf_add(out, s + at, close - at) < 0 || buf_add(out, nm->row_end, nm->row_end_n) < 0)
-        return -1;
-    *last = close + nm->row_end_n;
-    return 1;
+    return end_row(sh, out, last, at, close);
 give_back:
     out->len = mark;
     return done;
@@ -521,17 +531,14 @@ typedef struct {
     Py_ssize_t style_from, style_to; /* the style index's digits, if style_to > 0 */
 } Piece;
 
-/* The full reading (sheetxml._edit_row after _replace_in_place): cells replaced, dropped
- * or inserted in column order. Only where every cell it reads carries its reference as
- * its first attribute (else a cleared cell must stay as an empty one). Returns 1 if done,
- * 2 to give the row back, -1 on error. */
+/* The full reading (sheetxml._edit_row after _replace_in_place), for a row without
+ * style_like edits: cells replaced, dropped or inserted in column order. Only where every
+ * cell it reads carries its reference as its first attribute (else a cleared cell must
+ * stay as an empty one). Returns 1 if done, 2 to give the row back, -1 on error. */
 static int edit_row(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_start,
                     Py_ssize_t tag_end, Py_ssize_t close, Cell *cells, int count,
                     const char *row_text, Py_ssize_t row_n) {
     const char *s = sh->s;
-    const Names *nm = &sh->names;
-    for (int i = 0; i < count; i++)
-        if (cells[i].has_style_like) return 2;
     Found found[MAX_FOUND];
     int found_n = cells_from(sh, tag_end, close, cells[0].col, found);
     if (found_n < 0) return 2;
@@ -575,9 +582,7 @@ static int edit_row(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_start,
         pieces[k] = p;
     }
     Py_ssize_t mark = out->len;
-    int done = buf_add(out, s + *last, tag_start - *last) < 0
-                   ? -1
-                   : add_row_tag(sh, out, tag_start, tag_end, cells, count);
+    int done = begin_row(sh, out, *last, tag_start, tag_end, cells, count);
     if (done != 1) goto give_back;
     Py_ssize_t at = tag_end;
     for (int i = 0; i < pieces_n; i++) {
@@ -592,10 +597,7 @@ static int edit_row(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_start,
         if (done < 0) goto give_back;
         at = piece->end; /* done == 0: a cleared cell without a style goes */
     }
-    if (buf_add(out, s + at, close - at) < 0 || buf_add(out, nm->row_end, nm->row_end_n) < 0)
-        return -1;
-    *last = close + nm->row_end_n;
-    return 1;
+    return end_row(sh, out, last, at, close);
 give_back:
     out->len = mark;
     return done < 0 ? -1 : 2;
@@ -690,6 +692,8 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
         Py_ssize_t row_n = PyOS_snprintf(row_text, sizeof row_text, "%lld", number);
         int handled = append_cells(&sh, &out, &last, at, tag_end, attrs_start, close, cells, count,
                                    row_text, row_n);
+        for (int k = 0; handled == 0 && k < count; k++)
+            if (cells[k].has_style_like) handled = 2; /* a header cell: Python copies styles */
         if (handled == 0)
             handled = replace_cells(&sh, &out, &last, at, tag_end, close, cells, count, row_text,
                                     row_n);
