@@ -338,7 +338,7 @@ def sync_command(
         click.secho(f"== {location}", bold=True)
         settings = replace(_settings(config, entry.worksheet), date_order=entry.date_order)
         try:
-            code = _sync_one(config, location, settings, as_of, options)
+            code = _sync_one(config, location, settings, as_of, replace(options, last=False))
             outcomes.append((location, code, "data problems" if code else "ok"))
         except MilestoneSheetsError as err:
             click.secho(f"Error: {err}", err=True, fg="red")
@@ -357,6 +357,9 @@ class _SyncOptions:
     backup: bool = False
     notify: bool = False
     send: bool = False
+    # The command's last sync: its objects may stay until the process ends (see run()).
+    # Under --all they are freed after each source, or they would add up.
+    last: bool = True
 
 
 def _sync_one(
@@ -366,7 +369,8 @@ def _sync_one(
     target = open_source(source, config, backup=options.backup)
     with run_lock(config.review.state, target.location):
         result = sync(target, settings, as_of, dry_run=options.dry_run)
-    _leave_for_exit(result)
+    if options.last:
+        _leave_for_exit(result)
     evaluation = result.evaluation
     _report_problems(evaluation)
     mail_code = 0

@@ -100,3 +100,20 @@ def test_prefetched_chunks_come_in_order_and_errors_reach_the_consumer():
     next(chunks)
     chunks.close()
     assert threading.active_count() == before
+
+
+def test_only_a_single_sync_leaves_its_objects_for_the_process_end(runner, tmp_path, monkeypatch):
+    """The console script keeps a sync's objects until it ends the process (cli.run);
+    under --all each source's are freed before the next is read, so they never add up."""
+    from milestone_sheets import cli
+
+    left: list = []
+    monkeypatch.setattr(cli, "_left_for_exit", left)
+    team_plan(tmp_path / "a.xlsx")
+    team_plan(tmp_path / "b.xlsx")
+    config = config_with(tmp_path, "a.xlsx", "b.xlsx")
+    args = ["--config", str(config), "sync", "--as-of", "2026-06-15"]
+    assert runner.invoke(main, [*args, "--all"]).exit_code == 0
+    assert left == []
+    assert runner.invoke(main, [*args, str(tmp_path / "a.xlsx")]).exit_code == 0
+    assert len(left) == 1 and left[0].evaluation.milestones.records
