@@ -140,20 +140,40 @@ static Py_ssize_t find_attr(const char *s, Py_ssize_t start, Py_ssize_t end, con
 /* A style index \bs="(\d+)" in s[start:end): its digits' span, or 0 if none. */
 static int style_of(const char *s, Py_ssize_t start, Py_ssize_t end, Py_ssize_t *from,
                     Py_ssize_t *to) {
-    Py_ssize_t at = start;
-    while ((at = find(s, at, end, "s=\"", 3)) >= 0) {
-        if (at == 0 || !is_word((unsigned char)s[at - 1])) {
-            Py_ssize_t j = at + 3;
-            while (j < end && s[j] >= '0' && s[j] <= '9') j++;
-            if (j > at + 3 && j < end && s[j] == '"') {
-                *from = at + 3;
-                *to = j;
-                return 1;
-            }
+    Py_ssize_t value = start + 2;
+    while ((value = find_attr(s, value - 2, end, "s=\"", 3)) >= 0) {
+        Py_ssize_t j = value;
+        while (j < end && s[j] >= '0' && s[j] <= '9') j++;
+        if (j > value && j < end && s[j] == '"') {
+            *from = value;
+            *to = j;
+            return 1;
         }
-        at++;
     }
     return 0;
+}
+
+/* \s+r=" at s[i:end) (a reference as the first attribute after a name): where the
+ * reference's value begins, or -1. */
+static Py_ssize_t first_ref(const char *s, Py_ssize_t i, Py_ssize_t end) {
+    Py_ssize_t j = i;
+    while (j < end && is_space((unsigned char)s[j])) j++;
+    if (j == i || end - j < 3 || memcmp(s + j, "r=\"", 3) != 0) return -1;
+    return j + 3;
+}
+
+/* Column letters [A-Z]+ at s[i:end) into a 0-based *col: where they end; -1 if there are
+ * none, -2 if there are more than a sheet's columns need. */
+static Py_ssize_t column_letters(const char *s, Py_ssize_t i, Py_ssize_t end, long *col) {
+    long c = -1;
+    Py_ssize_t j;
+    for (j = i; j < end && s[j] >= 'A' && s[j] <= 'Z'; j++) {
+        if (j - i >= 7) return -2;
+        c = (c + 1) * 26 + (s[j] - 'A');
+    }
+    if (c < 0) return -1;
+    *col = c;
+    return j;
 }
 
 /* Column letters for a 0-based column, as model.column_letter. */
@@ -350,14 +370,10 @@ static int append_cells(Sheet *sh, Buf *out, Py_ssize_t *last, Py_ssize_t tag_st
     const Names *nm = &sh->names;
     Py_ssize_t cell = rfind(s, tag_end, close, nm->last_cell, nm->last_cell_n);
     if (cell < 0) return 0;
-    Py_ssize_t j = cell + nm->last_cell_n;
-    long col = -1;
-    while (j < sh->n && s[j] >= 'A' && s[j] <= 'Z') {
-        if (j - (cell + nm->last_cell_n) >= 7) return 2;
-        col = (col + 1) * 26 + (s[j] - 'A');
-        j++;
-    }
-    if (col < 0 || col >= cells[0].col) return 0;
+    long col;
+    Py_ssize_t letters_end = column_letters(s, cell + nm->last_cell_n, sh->n, &col);
+    if (letters_end == -2) return 2;
+    if (letters_end < 0 || col >= cells[0].col) return 0;
     /* _only_cell_left: nothing (an extLst) between that cell and </row> */
     Py_ssize_t cell_tag_end = find(s, cell, close, ">", 1);
     if (cell_tag_end < 0 || cell_end(sh, cell_tag_end, close) != close) return 0;
@@ -493,19 +509,11 @@ static int cells_from(Sheet *sh, Py_ssize_t body_start, Py_ssize_t body_end, lon
         Py_ssize_t tag_end = find(s, start, next_start, ">", 1);
         if (tag_end < 0) return -1;
         /* _FIRST_REF: \s+r="([A-Z]+)\d*" right after the name */
-        Py_ssize_t j = start + skip;
-        while (j < tag_end && is_space((unsigned char)s[j])) j++;
-        if (j == start + skip || tag_end - j < 3 || memcmp(s + j, "r=\"", 3) != 0) return -1;
-        j += 3;
-        long col = -1;
-        Py_ssize_t letters_start = j;
-        while (j < tag_end && s[j] >= 'A' && s[j] <= 'Z') {
-            if (j - letters_start >= 7) return -1;
-            col = (col + 1) * 26 + (s[j] - 'A');
-            j++;
-        }
+        Py_ssize_t j = first_ref(s, start + skip, tag_end);
+        long col;
+        if (j < 0 || (j = column_letters(s, j, tag_end, &col)) < 0) return -1;
         while (j < tag_end && s[j] >= '0' && s[j] <= '9') j++;
-        if (col < 0 || j >= tag_end || s[j] != '"') return -1;
+        if (j >= tag_end || s[j] != '"') return -1;
         Py_ssize_t end = cell_end(sh, tag_end, body_end);
         if (end < 0 || n == MAX_FOUND) return -1;
         found[n].col = col;
@@ -648,8 +656,9 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
     } while (0)
     NEXT_ROW();
     Cell cells[MAX_EDITS];
+    Py_ssize_t at;
     for (;;) {
-        Py_ssize_t at = find(s, pos, sh.n, nm->row_open, nm->row_open_n);
+        at = find(s, pos, sh.n, nm->row_open, nm->row_open_n);
         if (at < 0) {
             done = 1;
             break;
@@ -660,11 +669,10 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
             continue;
         }
         /* \s+r="(\d+)" as the first attribute, else Python reads the row's number */
-        Py_ssize_t j = i;
-        while (j < sh.n && is_space((unsigned char)s[j])) j++;
-        if (j == i || sh.n - j < 3 || memcmp(s + j, "r=\"", 3) != 0) break;
+        Py_ssize_t j = first_ref(s, i, sh.n);
+        if (j < 0) break;
         long long number;
-        Py_ssize_t quote = digits(s, j + 3, sh.n, &number);
+        Py_ssize_t quote = digits(s, j, sh.n, &number);
         if (quote < 0 || quote >= sh.n || s[quote] != '"') break;
         Py_ssize_t attrs_start = quote + 1;
         Py_ssize_t gt = find(s, attrs_start, sh.n, ">", 1);
@@ -713,11 +721,9 @@ static PyObject *edit_rows(PyObject *module, PyObject *args) {
         if (buf_add(&out, s + last, sh.n - last) < 0) goto exit;
         last = pos = sh.n;
     } else {
-        /* Give back the row at `pos`'s next <row: Python's loop starts from there. */
-        Py_ssize_t at = find(s, pos, sh.n, nm->row_open, nm->row_open_n);
-        pos = at >= 0 ? at : pos;
+        pos = at; /* the row given back: Python's loop starts there */
     }
-    if (out.bytes == NULL && buf_reserve(&out, 1) < 0) goto exit;
+    /* out.bytes exists: the reserve above asked for at least 256 bytes */
     if (_PyBytes_Resize(&out.bytes, out.len) < 0) goto exit;
     result = Py_BuildValue("(NnnnLO)", out.bytes, last, pos, next_index, row_number,
                            done ? Py_True : Py_False);
@@ -740,19 +746,11 @@ exit:
 static int usual_formula_cell(const char *s, Py_ssize_t n, Py_ssize_t start, const Names *nm,
                               long long *row, long *col) {
     /* <{p}c\s+r="([A-Z]+)(\d+)"[^>]*>\s*<{p}f\b[^>]*?(?:/>|>[^<]*</{p}f>)\s*<{p}v>[^<] */
-    Py_ssize_t i = start + nm->cell_open_n, j;
-    if (i >= n || !is_space((unsigned char)s[i])) return 0;
-    while (i < n && is_space((unsigned char)s[i])) i++;
-    if (n - i < 3 || memcmp(s + i, "r=\"", 3) != 0) return 0;
-    i += 3;
-    long c = -1;
-    for (j = i; j < n && s[j] >= 'A' && s[j] <= 'Z'; j++) {
-        if (j - i >= 7) return 0;
-        c = (c + 1) * 26 + (s[j] - 'A');
-    }
-    if (c < 0) return 0;
+    Py_ssize_t i = first_ref(s, start + nm->cell_open_n, n);
+    long c;
+    if (i < 0 || (i = column_letters(s, i, n, &c)) < 0) return 0;
     long long r;
-    i = digits(s, j, n, &r);
+    i = digits(s, i, n, &r);
     if (i < 0 || i >= n || s[i] != '"') return 0;
     Py_ssize_t gt = find(s, i, n, ">", 1);
     if (gt < 0) return 0;

@@ -604,10 +604,6 @@ def _write_report(
     write_atomically(path, html.encode("utf-8"))
 
 
-if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])
-
-
 # What commands leave for the process's end, where run() ends it (None: not so run).
 _left_for_exit: list[Any] | None = None
 
@@ -645,3 +641,7 @@ def run() -> None:
         except (OSError, ValueError):  # a closed pipe: as Python itself exits then
             code = code or 120
     os._exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main(sys.argv[1:])

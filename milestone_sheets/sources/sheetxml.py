@@ -21,8 +21,8 @@ from milestone_sheets.model import column_index, column_letter
 
 CellValue = str | int | float | None
 
-# The row loop of _edited_rows in C, where the optional extension was built; it gives the
-# same bytes as the Python loop, which MILESTONE_SHEETS_PURE_PYTHON=1 selects.
+# The row loops of _edited_rows and scan_formulas in C, where the optional extension was
+# built; they give what the Python loops give, which MILESTONE_SHEETS_PURE_PYTHON=1 selects.
 _speedups: Any = None
 if not os.environ.get("MILESTONE_SHEETS_PURE_PYTHON"):
     try:
