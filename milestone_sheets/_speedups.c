@@ -13,6 +13,9 @@
  * new rows to create, empty <row/> elements with edits, rows without a number, cells
  * that hold a formula, cells to drop, cells that copy a neighbour's style, values that
  * are not exactly str, int, float or None, and anything it cannot parse.
+ *
+ * Beside it: the formula scan's loop (scan_formulas, see sheetxml.scan_formulas) and the
+ * parser's column split (columns, see model._columns).
  */
 #define PY_SSIZE_T_CLEAN
 #define _GNU_SOURCE
@@ -835,22 +838,144 @@ exit:
     return left;
 }
 
+/* The type datetime.date, looked up when the module loads. */
+static PyObject *date_type;
+
+/* May an equal cell stand for this one? Only where equal means the same value: str, int,
+ * date, and floats other than zeros (0.0 == -0.0) and NaN. */
+static int shareable(PyObject *cell) {
+    PyTypeObject *type = Py_TYPE(cell);
+    if (type == &PyUnicode_Type || type == &PyLong_Type || (PyObject *)type == date_type)
+        return 1;
+    if (type == &PyFloat_Type) {
+        double x = PyFloat_AS_DOUBLE(cell);
+        return x == x && x != 0.0;
+    }
+    return 0;
+}
+
+/* columns(rows, first, cols): for each column index in cols, the list of that column's
+ * cells in rows[first:], None past the end of a shorter row (model._columns is the
+ * reference). One pass over the rows: a column-major pass over a large grid misses the
+ * cache on every row.
+ *
+ * Within a column that repeats itself (owners, teams, dates), each cell equal to an
+ * earlier one of the same type is given as that earlier cell: the parser, which parses
+ * each distinct value once (values._parse_distinct), then finds them by identity among a
+ * few objects in the cache, instead of comparing each with its own copy. A column still
+ * more than a quarter distinct a quarter of the way down is left as it is. */
+static PyObject *columns(PyObject *module, PyObject *args) {
+    PyObject *rows, *cols, *out = NULL;
+    Py_ssize_t first, *index = NULL;
+    PyObject ***targets = NULL;
+    PyObject **seen = NULL; /* per column: equal cell -> first such cell; NULL: given up */
+    Py_ssize_t width = 0;
+    if (!PyArg_ParseTuple(args, "O!nO!:columns", &PyList_Type, &rows, &first, &PyList_Type,
+                          &cols))
+        return NULL;
+    Py_ssize_t total = PyList_GET_SIZE(rows);
+    if (first < 0) first = 0;
+    Py_ssize_t count = first < total ? total - first : 0;
+    Py_ssize_t quarter = count / 4 + 1;
+    width = PyList_GET_SIZE(cols);
+    index = PyMem_New(Py_ssize_t, width ? width : 1);
+    targets = PyMem_New(PyObject **, width ? width : 1);
+    seen = PyMem_New(PyObject *, width ? width : 1);
+    if (index == NULL || targets == NULL || seen == NULL) {
+        PyMem_Free(seen);
+        seen = NULL;
+        PyErr_NoMemory();
+        goto fail;
+    }
+    for (Py_ssize_t c = 0; c < width; c++) seen[c] = NULL;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        index[c] = PyLong_AsSsize_t(PyList_GET_ITEM(cols, c));
+        if (index[c] == -1 && PyErr_Occurred()) goto fail;
+        if (index[c] < 0) {
+            PyErr_SetString(PyExc_ValueError, "columns: a negative column");
+            goto fail;
+        }
+    }
+    out = PyList_New(width);
+    if (out == NULL) goto fail;
+    for (Py_ssize_t c = 0; c < width; c++) {
+        PyObject *column = PyList_New(count);
+        if (column == NULL) goto fail;
+        PyList_SET_ITEM(out, c, column);
+        targets[c] = ((PyListObject *)column)->ob_item;
+        if (count >= 8 && (seen[c] = PyDict_New()) == NULL) goto fail;
+    }
+    /* No Python code runs in this loop (the dicts hash and compare only str, int, float
+     * and date, and allocate no tracked objects), so `rows` cannot change under it. */
+    for (Py_ssize_t r = 0; r < count; r++) {
+        PyObject *row = PyList_GET_ITEM(rows, first + r);
+        PyObject **items;
+        Py_ssize_t len;
+        if (PyList_Check(row)) {
+            items = ((PyListObject *)row)->ob_item;
+            len = PyList_GET_SIZE(row);
+        } else if (PyTuple_Check(row)) {
+            items = ((PyTupleObject *)row)->ob_item;
+            len = PyTuple_GET_SIZE(row);
+        } else {
+            PyErr_SetString(PyExc_TypeError, "columns: a row that is not a list or tuple");
+            goto fail;
+        }
+        for (Py_ssize_t c = 0; c < width; c++) {
+            PyObject *cell = index[c] < len ? items[index[c]] : Py_None;
+            if (seen[c] != NULL && shareable(cell)) {
+                PyObject *earlier = PyDict_SetDefault(seen[c], cell, cell); /* borrowed */
+                if (earlier == NULL) goto fail;
+                if (Py_TYPE(earlier) == Py_TYPE(cell)) cell = earlier;
+            }
+            Py_INCREF(cell);
+            targets[c][r] = cell;
+        }
+        if (r + 1 == quarter) {
+            for (Py_ssize_t c = 0; c < width; c++)
+                if (seen[c] != NULL && PyDict_GET_SIZE(seen[c]) * 4 > quarter) Py_CLEAR(seen[c]);
+        }
+    }
+    for (Py_ssize_t c = 0; c < width; c++) Py_XDECREF(seen[c]);
+    PyMem_Free(seen);
+    PyMem_Free(index);
+    PyMem_Free(targets);
+    return out;
+fail:
+    Py_XDECREF(out); /* its lists' unset items are NULL, which they skip */
+    if (seen != NULL)
+        for (Py_ssize_t c = 0; c < width; c++) Py_XDECREF(seen[c]);
+    PyMem_Free(seen);
+    PyMem_Free(index);
+    PyMem_Free(targets);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"edit_rows", edit_rows, METH_VARARGS,
      "Run the worksheet editor's row loop over a chunk, giving back rows it does not handle."},
     {"scan_formulas", scan_formulas, METH_VARARGS,
      "Find a chunk's formula cells, giving back those that are not the usual kind."},
+    {"columns", columns, METH_VARARGS,
+     "The given columns of rows[first:] as lists, None past the end of a shorter row, "
+     "equal cells shared."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
     PyModuleDef_HEAD_INIT, "milestone_sheets._speedups",
-    "The worksheet editor's row loop in C; sources/sheetxml.py is the reference.", -1, methods,
+    "Loops in C: the worksheet editor's rows and formula scan (sources/sheetxml.py) and the "
+    "parser's columns (model.py), each with its Python reference.", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__speedups(void) {
     str_value = PyUnicode_InternFromString("value");
     str_style_like = PyUnicode_InternFromString("style_like");
     if (str_value == NULL || str_style_like == NULL) return NULL;
+    PyObject *datetime = PyImport_ImportModule("datetime");
+    if (datetime == NULL) return NULL;
+    date_type = PyObject_GetAttrString(datetime, "date");
+    Py_DECREF(datetime);
+    if (date_type == NULL) return NULL;
     return PyModule_Create(&module);
 }

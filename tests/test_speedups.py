@@ -1,4 +1,5 @@
-"""The worksheet editor's C row loop gives the bytes of the Python one, on any sheet.
+"""The C loops give what the Python ones give: the worksheet editor's bytes on any sheet,
+the formula scan's cells, and the parser's columns.
 
 `milestone_sheets/_speedups.c` takes the rows it knows and gives every other row back to
 the Python loop in `sources/sheetxml.py`, which stays the reference. Each case here edits
@@ -8,6 +9,8 @@ byte, and the errors (a formula cell, a boolean) by type and message.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import random
 import re
@@ -15,6 +18,7 @@ import re
 import pytest
 from test_sheetxml_random import random_case
 
+from milestone_sheets import model, speedups
 from milestone_sheets.sources import sheetxml
 from milestone_sheets.sources.sheetxml import CellEdit, rewrite_sheet
 
@@ -247,3 +251,138 @@ def test_c_loops_on_broken_xml_do_what_python_does(seed, monkeypatch):
         patch.setattr(sheetxml, "_speedups", None)
         python_result = (edited(chunks, edits, False, monkeypatch), scanned())
     assert c_result == python_result
+
+
+# The parser's column split in C (model._columns): the same cells as the Python reference,
+# equal cells of a repetitive column shared, and the same records from parse_rows.
+
+needs_columns = pytest.mark.skipif(
+    speedups.module is None, reason="the C loops are off or not built (see test_c_loop_is_built)"
+)
+
+
+class Text(str):
+    pass
+
+
+ODD_CELLS = [
+    None, "", "x", " x ", Text("x"), 0.0, -0.0, math.nan, math.inf, 1.5, 2, 1, 1.0, True,
+    False, 10**30, dt.date(2026, 1, 2), dt.datetime(2026, 1, 2), dt.datetime(2026, 1, 2, 9),
+    dt.time(9, 30), "2026-01-02", "02/01/2026", "50%", "$1,200", "next friday", "Total",
+]  # fmt: skip
+
+
+def fresh(cell):
+    """An equal cell that is another object, as a reader gives one per cell."""
+    if type(cell) is str:
+        return "".join(list(cell))
+    if type(cell) is float:
+        return float(repr(cell))
+    if type(cell) is int and cell > 256:
+        return int(str(cell))
+    return cell
+
+
+def random_grid(rng: random.Random) -> list:
+    width = rng.randint(0, 9)
+    repeat = rng.sample(ODD_CELLS, rng.randint(1, 5))  # a repetitive column's few values
+    rows = []
+    for _ in range(rng.randint(0, 60)):
+        row = [
+            fresh(rng.choice(repeat) if rng.random() < 0.8 else rng.choice(ODD_CELLS))
+            if rng.random() < 0.9
+            else rng.random()
+            for _ in range(width if rng.random() < 0.8 else rng.randint(0, width))
+        ]
+        rows.append(tuple(row) if rng.random() < 0.1 else row)
+    return rows
+
+
+def typed(columns: list) -> list:
+    """Cells as (type, repr): -0.0 and 0.0, 1 and 1.0 and True, all told apart."""
+    return [[(type(cell), repr(cell)) for cell in column] for column in columns]
+
+
+@needs_columns
+@pytest.mark.parametrize("seed", range(200))
+def test_c_columns_give_the_python_cells(seed, monkeypatch):
+    rng = random.Random(seed)
+    rows = random_grid(rng)
+    first = rng.randint(0, 3) if rng.random() < 0.9 else len(rows) + 2
+    cols = sorted(rng.sample(range(12), rng.randint(0, 6)))
+    c_loop = model._columns(rows, first, cols)
+    with monkeypatch.context() as patch:
+        patch.setattr(speedups, "module", None)
+        python = model._columns(rows, first, cols)
+    assert typed(c_loop) == typed(python)
+
+
+@needs_columns
+def test_c_columns_share_equal_cells_of_a_repetitive_column():
+    owners = [fresh(name) for name in ["Ann", "Bob", "Cy"] * 40]
+    ids = [f"M{n}" for n in range(120)]
+    amounts = [fresh(x) for x in [1.5, 0.0, -0.0, math.nan] * 30]
+    rows = [list(row) for row in zip(owners, ids, amounts, strict=True)]
+    owner_col, id_col, amount_col = model._columns(rows, 0, [0, 1, 2])
+    assert owner_col == owners and id_col == ids
+    assert len({id(cell) for cell in owner_col}) == 3  # one object per distinct owner
+    # A distinct column is left as it is, and so are zeros (0.0 == -0.0) and NaN.
+    assert all(a is b for a, b in zip(id_col, ids, strict=True))
+    assert len({id(cell) for cell in amount_col if cell == 1.5}) == 1
+    assert [math.copysign(1, x) for x in amount_col if x == 0] == [1, -1] * 30
+    assert all(a is b for a, b in zip(amount_col, amounts, strict=True) if a != 1.5)
+
+
+@needs_columns
+def test_c_columns_refuse_what_python_refuses(monkeypatch):
+    rows = [["a"], None]
+    with pytest.raises(TypeError):
+        model._columns(rows, 0, [0])
+    with monkeypatch.context() as patch, pytest.raises(TypeError):
+        patch.setattr(speedups, "module", None)
+        model._columns(rows, 0, [0])
+
+
+MILESTONE_CELLS = {
+    "ID": ["M1", "M1", "m1 ", "", None, 7, 7.0, "Total"],
+    "Milestone": ["Launch", "Launch", "", None, "Total", 3, True],
+    "Owner": ["Ann", "Bob", "", None, " Ann", 1.0],
+    "Email": ["ann@example.com", "bad@", "", None, 5],
+    "Team": ["A", "B", "", None],
+    "Start": [dt.date(2026, 1, 5), "2026-01-05", "05/01/2026", "", None, 46000.0, "soon"],
+    "Due": [dt.date(2026, 3, 1), dt.datetime(2026, 3, 1, 12), "", None, "next friday", 46100],
+    "Completed": [None, "", dt.date(2026, 2, 1), "yes", 0.0],
+    "Budget": [1000.0, 1000, 0.0, -0.0, "$1,200", "", None, "lots", True],
+    "Actual": [900.5, None, "", -0.0, 1e300, math.nan],
+    "Progress": [0.5, 0.25, "50%", 1.5, "", None, -0.0, 50],
+    "Target": [100.0, 100, "", None, "x"],
+}
+
+
+@needs_columns
+@pytest.mark.parametrize("seed", range(40))
+def test_parse_rows_gives_the_same_records_with_the_c_columns(seed, monkeypatch):
+    """Shared cells change nothing the parser makes of them: values, problems, skips."""
+    rng = random.Random(seed)
+    headers = list(MILESTONE_CELLS)
+    rows: list[list] = [["Plan"], headers]
+    for _ in range(rng.randint(1, 300)):
+        row = [fresh(rng.choice(MILESTONE_CELLS[name])) for name in headers]
+        rows.append(row[: rng.randint(0, len(row))] if rng.random() < 0.1 else row)
+    grid = model.SheetGrid("Milestones", rows)
+    header = model.find_header(grid, model.MILESTONES)
+    assert header is not None
+
+    def parsed() -> list:
+        records = model.parse_rows(grid, header, model.MILESTONES)
+        model.check_duplicates(records, model.MILESTONES, header)
+        return [
+            (r.row, r.skipped, r.problems, [(k, type(x), repr(x)) for k, x in r.values.items()])
+            for r in records
+        ]
+
+    c_loop = parsed()
+    with monkeypatch.context() as patch:
+        patch.setattr(speedups, "module", None)
+        python = parsed()
+    assert c_loop == python

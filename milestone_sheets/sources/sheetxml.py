@@ -8,8 +8,6 @@ part is processed one chunk of whole rows at a time.
 
 from __future__ import annotations
 
-import importlib
-import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,18 +15,14 @@ from itertools import islice
 from operator import itemgetter
 from typing import Any, NamedTuple, Protocol
 
+from milestone_sheets import speedups
 from milestone_sheets.model import column_index, column_letter
 
 CellValue = str | int | float | None
 
 # The row loops of _edited_rows and scan_formulas in C, where the optional extension was
 # built; they give what the Python loops give, which MILESTONE_SHEETS_PURE_PYTHON=1 selects.
-_speedups: Any = None
-if not os.environ.get("MILESTONE_SHEETS_PURE_PYTHON"):
-    try:
-        _speedups = importlib.import_module("milestone_sheets._speedups")
-    except ImportError:
-        pass
+_speedups: Any = speedups.module
 
 
 class SheetXmlError(ValueError):
