@@ -82,6 +82,28 @@ def test_two_processes_give_the_part_one_process_gives(
     assert parent_halves == []
 
 
+def test_beside_a_child_this_process_starts_no_helper_threads(
+    plan, tmp_path, children, one_process, monkeypatch
+):
+    """The child has the other core: this process inflates, edits and deflates its half
+    on its own thread, where helper threads would only contend (zippkg.Inline)."""
+    names: list[str] = []
+    real_start = threading.Thread.start
+
+    def start(thread):
+        names.append(thread.name)
+        real_start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    assert synced(plan, tmp_path) == one_process
+    assert children and all(child.handed for child in children)
+    assert "inflate" not in names and "deflate" not in names
+    # Without a child, the helper threads run as before.
+    monkeypatch.setattr(split_write, "MIN_SPLIT_BYTES", 1 << 62)
+    assert synced(plan, tmp_path) == one_process
+    assert "inflate" in names and "deflate" in names
+
+
 def test_an_edit_that_adds_columns_is_not_split(tmp_path, children):
     """A first sync appends cells to every row: quick to edit in one process."""
     path = generate_plan(tmp_path / "new.xlsx", 300)
@@ -162,13 +184,15 @@ def test_a_stored_part_is_not_split(tmp_path, children):
     assert children == []
 
 
-def rewritten(transform, level: int = 6) -> bytes:
+def rewritten(transform, level: int = 6, inline: bool = False) -> bytes:
     source = io.BytesIO()
     with zipfile.ZipFile(source, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("a.txt", b"first " * 1000)
         archive.writestr("b.txt", b"untouched")
     target = io.BytesIO()
     source.seek(0)
+    if inline:
+        transform = zippkg.Inline(transform)
     zippkg.rewrite(source, target, {"a.txt": transform}, level)
     return target.getvalue()
 
@@ -180,34 +204,41 @@ def deflated_piece(content: bytes, level: int = 2) -> zippkg.Deflated:
     return zippkg.Deflated(data, crc, size)
 
 
+on_threads = pytest.mark.parametrize(
+    "inline", [False, True], ids=["deflate thread", "inline"]
+)  # zippkg.Inline: the part deflated on the calling thread, as beside a child
+
+
+@on_threads
 @pytest.mark.parametrize(
     "level, piece_level", [(6, 2), (zippkg.FAST, zippkg.FAST), (6, zippkg.FAST), (zippkg.FAST, 2)]
 )
-def test_a_piece_deflated_elsewhere_joins_the_part(level, piece_level):
+def test_a_piece_deflated_elsewhere_joins_the_part(level, piece_level, inline):
     """Whichever library deflated either side (ISA-L at FAST, zlib at 1-9)."""
 
     def transform(chunks):
         yield b"".join(chunks) + b"| "
         yield deflated_piece(b"second half " * 500, piece_level)
 
-    with zipfile.ZipFile(io.BytesIO(rewritten(transform, level))) as archive:
+    with zipfile.ZipFile(io.BytesIO(rewritten(transform, level, inline))) as archive:
         assert archive.testzip() is None
         assert archive.read("a.txt") == b"first " * 1000 + b"| " + b"second half " * 500
         assert archive.read("b.txt") == b"untouched"
 
 
+@on_threads
 @pytest.mark.parametrize(
     "level, after, message",
     [(6, [b"more"], "content after a piece"), (0, [], "in a stored part")],
 )
-def test_a_deflated_piece_must_end_a_deflated_part(level, after, message):
+def test_a_deflated_piece_must_end_a_deflated_part(level, after, message, inline):
     def transform(chunks):
         yield b"".join(chunks)
         yield deflated_piece(b"end")
         yield from after
 
     with pytest.raises(zippkg.PackageError, match=message):
-        rewritten(transform, level)
+        rewritten(transform, level, inline)
 
 
 def edited_by_two(folder: Path, data: bytes, edits: dict) -> bytes:

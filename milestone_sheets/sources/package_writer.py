@@ -153,7 +153,7 @@ class PackageWriter:
             parts = {title: package.sheet_parts[title] for title in edits}
             large = any(entries[part].size >= self.large_part_bytes for part in parts.values())
             level = self.large_part_level if large else self.compress_level
-            transforms: dict[str, zippkg.Transform] = {}
+            transforms: dict[str, zippkg.Transform | zippkg.Inline] = {}
             contents: dict[str, list[bytes]] = {}  # small parts replaced whole
             for title, sheet_edits in edits.items():
                 part = parts[title]

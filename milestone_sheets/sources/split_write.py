@@ -32,9 +32,12 @@ MIN_SPLIT_BYTES = 16 << 20
 Edits = Mapping[int, Mapping[int, sheetxml.Edit]]
 
 
-def transform(path: Path, entry: zippkg.Entry, edits: Edits, level: int) -> zippkg.Transform:
+def transform(
+    path: Path, entry: zippkg.Entry, edits: Edits, level: int
+) -> zippkg.Transform | zippkg.Inline:
     """The sheet part's transform for zippkg.rewrite. Call it before rewrite starts its
-    threads: for a large part it forks the child that edits the second half."""
+    threads: for a large part it forks the child that edits the second half, and this
+    process's half is then done on one thread (zippkg.Inline)."""
     child = None
     if (
         level
@@ -46,7 +49,7 @@ def transform(path: Path, entry: zippkg.Entry, edits: Edits, level: int) -> zipp
         child = _start(path, entry, edits, level)
     if child is None:
         return lambda chunks: sheetxml.rewrite_sheet(chunks, edits)
-    return lambda chunks: _halves(chunks, entry, edits, child)
+    return zippkg.Inline(lambda chunks: _halves(chunks, entry, edits, child))
 
 
 def _adds_columns(edits: Edits) -> bool:

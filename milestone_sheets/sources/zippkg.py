@@ -107,6 +107,16 @@ def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
 Transform = Callable[[Iterator[bytes]], Iterator["bytes | Deflated"]]
 
 
+@dataclass(frozen=True)
+class Inline:
+    """A transform whose part is inflated, transformed and deflated on the calling thread
+    alone: one with a child process at work on the other core (see split_write), beside
+    which the inflate and deflate threads would only contend for the cores and the GIL.
+    (100,000-row weekly write: 0.33-0.38 s inline, against 0.38-0.49 s with the threads.)"""
+
+    transform: Transform
+
+
 def _inflate(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
     """The uncompressed content of an entry, in chunks."""
     stream.seek(entry.offset)
@@ -183,7 +193,7 @@ def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
 def rewrite(
     source: BinaryIO,
     target: BinaryIO,
-    transforms: Mapping[str, Transform],
+    transforms: Mapping[str, Transform | Inline],
     level: int = 6,
     contents: Mapping[str, Iterable[bytes]] | None = None,
 ) -> None:
@@ -208,12 +218,16 @@ def rewrite(
             directory.append(entry.central[:42] + struct.pack("<I", offset) + entry.central[46:])
             continue
         chunks: Iterator[bytes | Deflated]
+        threads = True
         if content is not None:
             chunks = iter(content)
+        elif isinstance(transform, Inline):
+            chunks = transform.transform(iter_part(source, entry))
+            threads = False
         else:
             assert transform is not None
             chunks = transform(prefetched(iter_part(source, entry)))
-        directory.append(_write_part(target, entry, chunks, offset, level))
+        directory.append(_write_part(target, entry, chunks, offset, level, threads))
     cd_offset = target.tell()
     for record in directory:
         target.write(record)
@@ -247,17 +261,48 @@ def _compressor(level: int) -> Any:
     return zlib.compressobj(level, zlib.DEFLATED, -15)
 
 
+class _DeflateStream:
+    """A part's content on its way into `target`: its CRC-32 and length, deflated (or at
+    level 0 stored) as it comes; it may end in a piece deflated elsewhere."""
+
+    def __init__(self, target: BinaryIO, level: int):
+        self.target = target
+        self.deflater = _compressor(level) if level else None
+        self.crc = 0
+        self.size = 0
+        self.finished = False
+
+    def add(self, chunk: bytes | Deflated) -> None:
+        if self.finished:
+            raise PackageError("content after a piece deflated elsewhere")
+        if isinstance(chunk, Deflated):
+            if self.deflater is None:
+                raise PackageError("a deflated piece in a stored part")
+            self.target.write(self.deflater.flush(zlib.Z_SYNC_FLUSH))
+            with chunk.data:
+                while piece := chunk.data.read(_CHUNK):
+                    self.target.write(piece)
+            self.crc = zlib.crc32_combine(self.crc, chunk.crc, chunk.size)
+            self.size += chunk.size
+            self.finished = True
+            return
+        self.crc = zlib.crc32(chunk, self.crc)
+        self.size += len(chunk)
+        self.target.write(self.deflater.compress(chunk) if self.deflater else chunk)
+
+    def finish(self) -> None:
+        if self.deflater and not self.finished:
+            self.target.write(self.deflater.flush())
+
+
 def deflate_piece(chunks: Iterable[bytes], target: BinaryIO, level: int) -> tuple[int, int]:
     """Deflate content into `target` as a stream of its own, for a Deflated piece; return
     its CRC-32 and length."""
-    deflater = _compressor(level)
-    crc = size = 0
+    stream = _DeflateStream(target, level)
     for chunk in chunks:
-        crc = zlib.crc32(chunk, crc)
-        size += len(chunk)
-        target.write(deflater.compress(chunk))
-    target.write(deflater.flush())
-    return crc, size
+        stream.add(chunk)
+    stream.finish()
+    return stream.crc, stream.size
 
 
 def can_join_deflated() -> bool:
@@ -266,46 +311,24 @@ def can_join_deflated() -> bool:
 
 
 class _BackgroundDeflate:
-    """CRC and deflate (or at level 0 only the CRC) on a second thread while the main
-    thread edits the XML.
+    """A _DeflateStream fed on a second thread while the main thread edits the XML.
 
-    zlib (zlib-ng where installed) releases the GIL while it works on a buffer, so on
-    two cores the compression runs beside the editing; a bounded queue keeps memory flat.
+    zlib, zlib-ng and ISA-L release the GIL while they work on a buffer, so on two cores
+    the compression runs beside the editing; a bounded queue keeps memory flat.
     """
 
     def __init__(self, target: BinaryIO, level: int):
-        self.target = target
-        self.level = level
+        self.stream = _DeflateStream(target, level)
         self.queue: queue.Queue[bytes | Deflated | None] = queue.Queue(maxsize=2)
-        self.crc = 0
-        self.size = 0
         self.error: BaseException | None = None
         self.thread = threading.Thread(target=self._run, name="deflate", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
-        deflater = _compressor(self.level) if self.level else None
-        finished = False
         try:
             while (chunk := self.queue.get()) is not None:
-                if finished:
-                    raise PackageError("content after a piece deflated elsewhere")
-                if isinstance(chunk, Deflated):
-                    if deflater is None:
-                        raise PackageError("a deflated piece in a stored part")
-                    self.target.write(deflater.flush(zlib.Z_SYNC_FLUSH))
-                    with chunk.data:
-                        while piece := chunk.data.read(_CHUNK):
-                            self.target.write(piece)
-                    self.crc = zlib.crc32_combine(self.crc, chunk.crc, chunk.size)
-                    self.size += chunk.size
-                    finished = True
-                    continue
-                self.crc = zlib.crc32(chunk, self.crc)
-                self.size += len(chunk)
-                self.target.write(deflater.compress(chunk) if deflater else chunk)
-            if deflater and not finished:
-                self.target.write(deflater.flush())
+                self.stream.add(chunk)
+            self.stream.finish()
         except BaseException as err:  # handed to the main thread in close()
             self.error = err
             while self.queue.get() is not None:  # drain, so the producer never blocks
@@ -315,17 +338,24 @@ class _BackgroundDeflate:
         if chunk:
             self.queue.put(chunk)
 
-    def close(self) -> None:
+    def close(self) -> _DeflateStream:
         self.queue.put(None)
         self.thread.join()
         if self.error is not None:
             raise self.error
+        return self.stream
 
 
 def _write_part(
-    target: BinaryIO, entry: Entry, chunks: Iterator[bytes | Deflated], offset: int, level: int
+    target: BinaryIO,
+    entry: Entry,
+    chunks: Iterator[bytes | Deflated],
+    offset: int,
+    level: int,
+    threads: bool = True,
 ) -> bytes:
-    """Write one new part (deflated, or stored at level 0); return its central record."""
+    """Write one new part (deflated, or stored at level 0), deflating on a second thread
+    unless told not to; return its central record."""
     name = entry.name.encode("utf-8")
     flags = (entry.flags & ~_DATA_DESCRIPTOR_FLAG & ~0x06) | 0x800
     method = 8 if level else 0
@@ -336,13 +366,19 @@ def _write_part(
     )
     target.write(name)
     data_start = target.tell()
-    deflate = _BackgroundDeflate(target, level)
-    try:
+    if threads:
+        deflate = _BackgroundDeflate(target, level)
+        try:
+            for chunk in chunks:
+                deflate.put(chunk)
+        finally:
+            stream = deflate.close()
+    else:
+        stream = _DeflateStream(target, level)
         for chunk in chunks:
-            deflate.put(chunk)
-    finally:
-        deflate.close()
-    crc, size = deflate.crc, deflate.size
+            stream.add(chunk)
+        stream.finish()
+    crc, size = stream.crc, stream.size
     end = target.tell()
     compressed = end - data_start
     if max(size, compressed, offset) >= 0xFFFFFFFF:
