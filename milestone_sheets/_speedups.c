@@ -870,6 +870,7 @@ static PyObject *columns(PyObject *module, PyObject *args) {
     PyObject ***targets = NULL;
     PyObject **seen = NULL; /* per column: equal cell -> first such cell; NULL: given up */
     Py_ssize_t width = 0;
+    int ok = 0;
     if (!PyArg_ParseTuple(args, "O!nO!:columns", &PyList_Type, &rows, &first, &PyList_Type,
                           &cols))
         return NULL;
@@ -880,30 +881,27 @@ static PyObject *columns(PyObject *module, PyObject *args) {
     width = PyList_GET_SIZE(cols);
     index = PyMem_New(Py_ssize_t, width ? width : 1);
     targets = PyMem_New(PyObject **, width ? width : 1);
-    seen = PyMem_New(PyObject *, width ? width : 1);
+    seen = PyMem_Calloc(width ? width : 1, sizeof(PyObject *)); /* all NULL */
     if (index == NULL || targets == NULL || seen == NULL) {
-        PyMem_Free(seen);
-        seen = NULL;
         PyErr_NoMemory();
-        goto fail;
+        goto exit;
     }
-    for (Py_ssize_t c = 0; c < width; c++) seen[c] = NULL;
     for (Py_ssize_t c = 0; c < width; c++) {
         index[c] = PyLong_AsSsize_t(PyList_GET_ITEM(cols, c));
-        if (index[c] == -1 && PyErr_Occurred()) goto fail;
+        if (index[c] == -1 && PyErr_Occurred()) goto exit;
         if (index[c] < 0) {
             PyErr_SetString(PyExc_ValueError, "columns: a negative column");
-            goto fail;
+            goto exit;
         }
     }
     out = PyList_New(width);
-    if (out == NULL) goto fail;
+    if (out == NULL) goto exit;
     for (Py_ssize_t c = 0; c < width; c++) {
         PyObject *column = PyList_New(count);
-        if (column == NULL) goto fail;
+        if (column == NULL) goto exit;
         PyList_SET_ITEM(out, c, column);
         targets[c] = ((PyListObject *)column)->ob_item;
-        if (count >= 8 && (seen[c] = PyDict_New()) == NULL) goto fail;
+        if (count >= 8 && (seen[c] = PyDict_New()) == NULL) goto exit;
     }
     /* No Python code runs in this loop (the dicts hash and compare only str, int, float
      * and date, and allocate no tracked objects), so `rows` cannot change under it. */
@@ -919,13 +917,13 @@ static PyObject *columns(PyObject *module, PyObject *args) {
             len = PyTuple_GET_SIZE(row);
         } else {
             PyErr_SetString(PyExc_TypeError, "columns: a row that is not a list or tuple");
-            goto fail;
+            goto exit;
         }
         for (Py_ssize_t c = 0; c < width; c++) {
             PyObject *cell = index[c] < len ? items[index[c]] : Py_None;
             if (seen[c] != NULL && shareable(cell)) {
                 PyObject *earlier = PyDict_SetDefault(seen[c], cell, cell); /* borrowed */
-                if (earlier == NULL) goto fail;
+                if (earlier == NULL) goto exit;
                 if (Py_TYPE(earlier) == Py_TYPE(cell)) cell = earlier;
             }
             Py_INCREF(cell);
@@ -936,19 +934,15 @@ static PyObject *columns(PyObject *module, PyObject *args) {
                 if (seen[c] != NULL && PyDict_GET_SIZE(seen[c]) * 4 > quarter) Py_CLEAR(seen[c]);
         }
     }
-    for (Py_ssize_t c = 0; c < width; c++) Py_XDECREF(seen[c]);
-    PyMem_Free(seen);
-    PyMem_Free(index);
-    PyMem_Free(targets);
-    return out;
-fail:
-    Py_XDECREF(out); /* its lists' unset items are NULL, which they skip */
+    ok = 1;
+exit:
+    if (!ok) Py_CLEAR(out); /* its lists' unset items are NULL, which they skip */
     if (seen != NULL)
         for (Py_ssize_t c = 0; c < width; c++) Py_XDECREF(seen[c]);
     PyMem_Free(seen);
     PyMem_Free(index);
     PyMem_Free(targets);
-    return NULL;
+    return out;
 }
 
 static PyMethodDef methods[] = {
