@@ -241,6 +241,38 @@ def test_a_deflated_piece_must_end_a_deflated_part(level, after, message, inline
         rewritten(transform, level, inline)
 
 
+def test_a_write_that_fails_at_the_part_end_is_raised_not_waited_for():
+    """The deflate thread's last write (the stream's end, after close() sent its end mark)
+    fails, as on a full disk: close() raises it, where the thread once waited for one more
+    end mark that never came, and the sync hung."""
+
+    class Full(io.BytesIO):
+        full = False
+
+        def write(self, data):
+            if self.full and data:
+                raise OSError(28, "No space left on device")
+            return super().write(data)
+
+    target = Full()
+    deflate = zippkg._BackgroundDeflate(target, 6)
+    deflate.put(b"x" * 1000)  # level 6 keeps this small input until the flush
+    target.full = True
+    raised: list[BaseException] = []
+
+    def close():
+        try:
+            deflate.close()
+        except OSError as err:
+            raised.append(err)
+
+    closer = threading.Thread(target=close, daemon=True)
+    closer.start()
+    closer.join(10)
+    assert not closer.is_alive(), "close() hung"
+    assert [err.errno for err in raised] == [28]
+
+
 def edited_by_two(folder: Path, data: bytes, edits: dict) -> bytes:
     """The worksheet part rewritten through split_write, in a package of its own."""
     path = folder / "sheet.xlsx"

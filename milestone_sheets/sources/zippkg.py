@@ -290,7 +290,10 @@ class _DeflateStream:
         self.size += len(chunk)
         self.target.write(self.deflater.compress(chunk) if self.deflater else chunk)
 
-    def finish(self) -> None:
+    def add_all(self, chunks: Iterable[bytes | Deflated]) -> None:
+        """All the content, and the stream's end."""
+        for chunk in chunks:
+            self.add(chunk)
         if self.deflater and not self.finished:
             self.target.write(self.deflater.flush())
 
@@ -299,9 +302,7 @@ def deflate_piece(chunks: Iterable[bytes], target: BinaryIO, level: int) -> tupl
     """Deflate content into `target` as a stream of its own, for a Deflated piece; return
     its CRC-32 and length."""
     stream = _DeflateStream(target, level)
-    for chunk in chunks:
-        stream.add(chunk)
-    stream.finish()
+    stream.add_all(chunks)
     return stream.crc, stream.size
 
 
@@ -325,13 +326,12 @@ class _BackgroundDeflate:
         self.thread.start()
 
     def _run(self) -> None:
+        chunks: Iterator[bytes | Deflated] = iter(self.queue.get, None)  # to close()'s end
         try:
-            while (chunk := self.queue.get()) is not None:
-                self.stream.add(chunk)
-            self.stream.finish()
+            self.stream.add_all(chunks)
         except BaseException as err:  # handed to the main thread in close()
             self.error = err
-            while self.queue.get() is not None:  # drain, so the producer never blocks
+            for _ in chunks:  # drain up to the end mark (if not met yet): no producer blocks
                 pass
 
     def put(self, chunk: bytes | Deflated) -> None:
@@ -375,9 +375,7 @@ def _write_part(
             stream = deflate.close()
     else:
         stream = _DeflateStream(target, level)
-        for chunk in chunks:
-            stream.add(chunk)
-        stream.finish()
+        stream.add_all(chunks)
     crc, size = stream.crc, stream.size
     end = target.tell()
     compressed = end - data_start
