@@ -1,83 +1,61 @@
-"""The command line: the only module that imports click. Thin: parse, call, print."""
+"""The command line: the only module that imports click. Thin: parse, call `app`, print."""
 
 from __future__ import annotations
 
-import atexit
 import functools
-import gc
-import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+import traceback
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-if TYPE_CHECKING:
-    from milestone_sheets.mail.run import MailPlan
-
-from milestone_sheets import __version__, views
+from milestone_sheets import __version__, app, views
 from milestone_sheets.config import Config, load_config
-from milestone_sheets.engine import STATUSES, StatusSettings
-from milestone_sheets.errors import ConfigError, MilestoneSheetsError
-from milestone_sheets.evaluate import Evaluation, Settings, summarize
-from milestone_sheets.files import write_atomically
-from milestone_sheets.model import cell_ref
-from milestone_sheets.report import Month
-from milestone_sheets.sources import open_source
-from milestone_sheets.sync import read_and_evaluate, run_lock, sync
-
-
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector for the length of a command.
-
-    A 100,000-row sheet is millions of small objects (cells, parsed rows, computed
-    values), and each time the collector runs it walks all of them: measured, that was a
-    third of a sync's time. Reading, evaluating and writing make no reference cycles worth
-    collecting. This is the process's policy, so it lives here and not in the library;
-    what survives is frozen (moved out of the collector's sight) before it is switched
-    back on, so that its first pass does not walk it all either.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.freeze()
-        if was_enabled:
-            gc.enable()
+from milestone_sheets.domain.evaluate import Settings, summarize
+from milestone_sheets.domain.grid import cell_ref
+from milestone_sheets.domain.months import Month
+from milestone_sheets.domain.status import STATUSES
+from milestone_sheets.errors import UNEXPECTED_EXIT_CODE, ConfigError, MilestoneSheetsError
 
 
 class _Group(click.Group):
-    """Turns the library's errors into a message and the spec's exit code, in one place."""
+    """Turns errors into a message and an exit code, in one place: the library's own
+    errors get the spec's code; anything unforeseen gets one line and its own code (the
+    traceback with --debug)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            with _collector_paused():
-                return super().invoke(ctx)
+            return super().invoke(ctx)
         except MilestoneSheetsError as err:
             click.secho(f"Error: {err}", err=True, fg="red")
             ctx.exit(err.exit_code)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as err:  # noqa: BLE001 - the one place that turns any error into a message
+            if ctx.obj and ctx.obj.get("debug"):
+                traceback.print_exc()
+            click.secho(
+                f"Unexpected error: {type(err).__name__}: {err} (run again with --debug for "
+                "the traceback)",
+                err=True,
+                fg="red",
+            )
+            ctx.exit(UNEXPECTED_EXIT_CODE)
 
 
 def _config(ctx: click.Context) -> Config:
     obj = ctx.ensure_object(dict)
     if "config" not in obj:
         obj["config"] = load_config(obj.get("config_path"))
-    return obj["config"]
+    config: Config = obj["config"]
+    return config
 
 
 def _settings(config: Config, worksheet: str | None) -> Settings:
-    return Settings(
-        worksheet=worksheet or config.source.worksheet,
-        date_order=config.source.date_order,
-        columns=config.columns,
-        status=StatusSettings(config.status.at_risk_behind, config.status.checkpoint_days),
-    )
+    return app.settings_for(config, worksheet)
 
 
 def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
@@ -112,11 +90,15 @@ def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _report_problems(evaluation: Evaluation) -> None:
-    for warning in evaluation.warnings:
+def _report_problems(outcome: app.Outcome) -> None:
+    for warning in outcome.evaluation.warnings:
         click.secho(f"Warning: {warning}", err=True, fg="yellow")
-    for line in evaluation.problems:
+    for line in outcome.problems:
         click.echo(line, err=True)
+
+
+def _summary(outcome: app.Outcome) -> str:
+    return views.summary_line(summarize(outcome.evaluation.milestones.rows()))
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,18 +109,25 @@ def _report_problems(evaluation: Evaluation) -> None:
     metavar="FILE",
     help="Configuration file. Default: milestone-sheets.toml in the current folder.",
 )
+@click.option("--debug", is_flag=True, help="Print the traceback of an unexpected error.")
 @click.version_option(__version__, prog_name="milestone-sheets")
 @click.pass_context
-def main(ctx: click.Context, config_path: Path | None) -> None:
+def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
     """Keep a milestone plan in a spreadsheet up to date: status, variance, reviews.
 
     The sheet (an Excel workbook or a Google Sheet) is the source of truth.
     milestone-sheets reads it, computes each milestone's status and variance, writes only
     those computed columns back, and sends each owner a monthly review email.
 
+    Exit codes: 0 done; 1 done, with data problems; 2 usage or configuration error;
+    3 source or mail server unreachable or refused; 4 the sheet changed under the sync;
+    5 unexpected error.
+
     Example: milestone-sheets demo
     """
-    ctx.ensure_object(dict)["config_path"] = config_path
+    obj = ctx.ensure_object(dict)
+    obj["config_path"] = config_path
+    obj["debug"] = debug
 
 
 @main.command()
@@ -152,17 +141,8 @@ def init(path: Path, force: bool) -> None:
 
     Example: milestone-sheets init plan.xlsx
     """
-    from milestone_sheets.starter import build_workbook, write_config
-
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise ConfigError(f"{path}: a workbook name ends in .xlsx")
-    if path.exists() and not force:
-        raise ConfigError(f"{path} exists; pass --force to overwrite it")
-    build_workbook(path, date.today())
-    click.echo(f"Created {path}")
-    config = write_config(path.parent, path)
-    if config:
-        click.echo(f"Created {config}")
+    for created in app.init(path, date.today(), force=force):
+        click.echo(f"Created {created}")
     click.echo(f"Next: milestone-sheets sync {path}")
 
 
@@ -190,72 +170,48 @@ def demo(folder: Path, as_of: date, google: bool) -> None:
 
     Example: milestone-sheets demo
     """
-    from milestone_sheets.starter import build_workbook, write_config
-
     if google:
-        _demo_google(as_of)
-        return
-    workbook = folder / "milestones.xlsx"
-    if workbook.exists():
-        click.echo(f"Using the existing demo workbook {workbook}")
-    else:
-        build_workbook(workbook, as_of)
-        write_config(folder, workbook)
-        click.echo(f"Created {workbook}")
-    config = load_config(folder / "milestone-sheets.toml")
-    result = sync(open_source(str(workbook), config), _settings(config, None), as_of)
-    evaluation = result.evaluation
-    rows = views.status_rows(evaluation.milestones)
-    click.echo(views.to_table(rows))
-    click.echo()
-    click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
-    click.echo(
-        f"Wrote {len(evaluation.writes)} computed cells." if result.written else "Nothing to write."
-    )
-    if evaluation.problems:
-        click.echo("Data problems to fix in the sheet:")
-        for line in evaluation.problems:
+        google_demo = app.demo_google(as_of)
+        outcome = google_demo.outcome
+        click.echo(views.to_table(views.status_rows(outcome.evaluation.milestones)))
+        click.echo()
+        click.echo(_summary(outcome))
+        click.echo(
+            f"Wrote {len(outcome.changes.writes)} cells in {google_demo.requests} API requests "
+            f"to a Sheets API emulator at {google_demo.url}."
+        )
+        for line in outcome.problems:
             click.echo(f"  {line}")
-    report_path = folder / "report.html"
-    _write_report(evaluation, Month.of(as_of), "Demo plan", report_path, config)
-    goals = views.goal_rows(evaluation.goals)
+        click.echo(
+            "To keep an emulator running for your own config: "
+            "python -m milestone_sheets.testing.sheets_emulator"
+        )
+        return
+    result = app.demo(folder, as_of)
+    outcome = result.outcome
+    verb = "Created" if result.created else "Using the existing demo workbook"
+    click.echo(f"{verb} {result.workbook}")
+    click.echo(views.to_table(views.status_rows(outcome.evaluation.milestones)))
+    click.echo()
+    click.echo(_summary(outcome))
+    written = len(outcome.changes.writes)
+    click.echo(f"Wrote {written} computed cells." if outcome.written else "Nothing to write.")
+    if outcome.problems:
+        click.echo("Data problems to fix in the sheet:")
+        for line in outcome.problems:
+            click.echo(f"  {line}")
+    goals = views.goal_rows(outcome.evaluation.goals)
     if goals:
         click.echo(
             "Goals: " + "; ".join(f"{g['id']} {g['status']} ({g['milestones']})" for g in goals)
         )
     click.echo()
-    click.echo(f"Open {workbook.resolve()} to see the Status, Days late and variance columns.")
-    click.echo(f"Open {report_path.resolve()} for the review-meeting report.")
-    click.echo(f"Config: {(folder / 'milestone-sheets.toml').resolve()}")
+    click.echo(
+        f"Open {result.workbook.resolve()} to see the Status, Days late and variance columns."
+    )
+    click.echo(f"Open {result.report.resolve()} for the review-meeting report.")
+    click.echo(f"Config: {result.config_path.resolve()}")
     click.echo(f"Again: cd {folder} && milestone-sheets sync")
-
-
-def _demo_google(as_of: date) -> None:
-    """The demo against the emulator: the same plan, synced through the real gspread client."""
-    from milestone_sheets.config import parse_config
-    from milestone_sheets.starter import DEMO_KEY, starter_tables
-    from milestone_sheets.testing.sheets_emulator import SheetsEmulator
-
-    emulator = SheetsEmulator()
-    url = emulator.start()
-    try:
-        emulator.add_spreadsheet(DEMO_KEY, starter_tables(as_of), title="Demo plan")
-        config = parse_config({"google": {"endpoint": url}}, Path.cwd())
-        result = sync(open_source(f"gsheet:{DEMO_KEY}", config), _settings(config, None), as_of)
-        evaluation = result.evaluation
-        click.echo(views.to_table(views.status_rows(evaluation.milestones)))
-        click.echo()
-        click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
-        click.echo(
-            f"Wrote {len(evaluation.writes)} cells in {len(emulator.requests)} API requests to a Sheets API emulator at {url}."
-        )
-        for line in evaluation.problems:
-            click.echo(f"  {line}")
-        click.echo(
-            "To keep an emulator running for your own config: python -m milestone_sheets.testing.sheets_emulator"
-        )
-    finally:
-        emulator.stop()
 
 
 @main.command()
@@ -269,12 +225,14 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
     Example: milestone-sheets validate plan.xlsx
     """
     config = _config(ctx)
-    evaluation = read_and_evaluate(open_source(source, config), _settings(config, worksheet), as_of)
-    _report_problems(evaluation)
-    rows = evaluation.milestones.rows()
+    outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
+    _report_problems(outcome)
+    rows = outcome.evaluation.milestones.rows()
     invalid = sum(1 for record, _ in rows if record.problems)
-    click.echo(f"{evaluation.milestones.sheet}: {len(rows)} milestones, {invalid} with problems")
-    ctx.exit(evaluation.exit_code)
+    click.echo(
+        f"{outcome.evaluation.milestones.sheet}: {len(rows)} milestones, {invalid} with problems"
+    )
+    ctx.exit(outcome.exit_code)
 
 
 @main.command(name="sync")
@@ -284,7 +242,10 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
     "--backup", is_flag=True, help="Keep the previous workbook beside the new one (NAME.bak.xlsx)."
 )
 @click.option(
-    "--all", "all_sources", is_flag=True, help="Sync every [[sources]] entry of the config in turn."
+    "--all",
+    "all_sources",
+    is_flag=True,
+    help="Sync every [[sources]] entry of the config (else its [source]), one after another.",
 )
 @click.option(
     "--notify",
@@ -320,77 +281,49 @@ def sync_command(
     config = _config(ctx)
     if send and not notify:
         raise ConfigError("sync --send goes with --notify")
-    options = _SyncOptions(dry_run, backup, notify, send)
+    options = app.SyncOptions(dry_run, backup, notify, send)
     if not all_sources:
-        ctx.exit(_sync_one(config, source, _settings(config, worksheet), as_of, options))
+        run = app.sync_source(config, source, _settings(config, worksheet), as_of, options)
+        _print_sync(run, dry_run)
+        ctx.exit(run.exit_code)
     if source or worksheet:
         raise ConfigError(
             "sync --all takes no SOURCE or --worksheet: it syncs the config's [[sources]]"
         )
-    if not config.sources:
-        raise ConfigError("sync --all: the config lists no [[sources]]")
-    outcomes: list[tuple[str, int, str]] = []
-    for entry in config.sources:
-        if not entry.location:
-            outcomes.append(("(no location)", 2, "a [[sources]] entry has no location"))
-            continue
-        location = config.resolve(entry.location)
-        click.secho(f"== {location}", bold=True)
-        settings = replace(_settings(config, entry.worksheet), date_order=entry.date_order)
-        try:
-            code = _sync_one(config, location, settings, as_of, replace(options, last=False))
-            outcomes.append((location, code, "data problems" if code else "ok"))
-        except MilestoneSheetsError as err:
-            click.secho(f"Error: {err}", err=True, fg="red")
-            outcomes.append((location, err.exit_code, "failed"))
+    runs = app.sync_all(config, as_of, options, lambda where: click.secho(f"== {where}", bold=True))
     click.echo()
-    click.echo(f"Synced {len(outcomes)} sources:")
-    for location, code, what in outcomes:
-        click.echo(f"  {what:<13} exit {code}  {location}")
-    failures = [code for _, code, what in outcomes if what not in ("ok", "data problems")]
-    ctx.exit(max(failures) if failures else max(code for _, code, _ in outcomes))
+    click.echo(f"Synced {len(runs)} sources:")
+    for run in runs:
+        if run.error is not None:
+            click.secho(f"Error: {run.error}", err=True, fg="red")
+        else:
+            _print_sync(run, dry_run)
+    for run in runs:
+        what = "failed" if run.error else "data problems" if run.exit_code else "ok"
+        click.echo(f"  {what:<13} exit {run.exit_code}  {run.location}")
+    failures = [run.exit_code for run in runs if run.error or run.exit_code > 1]
+    ctx.exit(max(failures) if failures else max(run.exit_code for run in runs))
 
 
-@dataclass(frozen=True)
-class _SyncOptions:
-    dry_run: bool = False
-    backup: bool = False
-    notify: bool = False
-    send: bool = False
-    # The command's last sync: its objects may stay until the process ends (see run()).
-    # Under --all they are freed after each source, or they would add up.
-    last: bool = True
-
-
-def _sync_one(
-    config: Config, source: str | None, settings: Settings, as_of: date, options: _SyncOptions
-) -> int:
-    """Sync one source under its run lock; print what happened; return the exit code."""
-    target = open_source(source, config, backup=options.backup)
-    with run_lock(config.review.state, target.location):
-        result = sync(target, settings, as_of, dry_run=options.dry_run)
-    if options.last:
-        _leave_for_exit(result)
-    evaluation = result.evaluation
-    _report_problems(evaluation)
-    mail_code = 0
-    if options.notify and result.written:
-        from milestone_sheets.mail.run import plan_alert_mail
-
-        plan = plan_alert_mail(evaluation, config, target.link)
-        mail_code = _deliver_plan(plan, config, options.send, False, None, "as alerts")
-    if options.dry_run:
-        for write in evaluation.writes:
+def _print_sync(run: app.SyncRun, dry_run: bool) -> None:
+    """What one source's sync did: problems, the cells (dry run), alerts, the summary."""
+    outcome = run.outcome
+    assert outcome is not None
+    _report_problems(outcome)
+    if run.alerts is not None:
+        _print_delivery(run.alerts, "as alerts")
+    writes = outcome.changes.writes
+    if dry_run:
+        for write in writes:
             old = "" if write.old is None else write.old
             new = "" if write.value is None else write.value
             click.echo(f"{write.sheet}!{cell_ref(write.row, write.col)}: {old!r} -> {new!r}")
-        click.echo(f"Dry run: {len(evaluation.writes)} cells would change; nothing written.")
-    elif result.written:
-        click.echo(f"Wrote {len(evaluation.writes)} cells to {target.location}")
+        click.echo(f"Dry run: {len(writes)} cells would change; nothing written.")
+    elif outcome.written:
+        click.echo(f"Wrote {len(writes)} cells to {run.location}")
     else:
-        click.echo(f"Up to date: nothing to write to {target.location}")
-    click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
-    return mail_code or evaluation.exit_code
+        click.echo(f"Up to date: nothing to write to {run.location}")
+    click.echo(_summary(outcome))
 
 
 @main.command()
@@ -410,6 +343,7 @@ def _sync_one(
     type=click.Choice(["table", "csv", "json"]),
     default="table",
     show_default=True,
+    help="How to print the rows.",
 )
 @click.option(
     "--goals", "with_goals", is_flag=True, help="Show the goals too (json: an object with both)."
@@ -430,10 +364,10 @@ def status(
     Example: milestone-sheets status --format json --status Overdue
     """
     config = _config(ctx)
-    evaluation = read_and_evaluate(open_source(source, config), _settings(config, worksheet), as_of)
-    _report_problems(evaluation)
-    rows = views.status_rows(evaluation.milestones, owner, statuses)
-    goals = views.goal_rows(evaluation.goals) if with_goals else []
+    outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
+    _report_problems(outcome)
+    rows = views.status_rows(outcome.evaluation.milestones, owner, statuses)
+    goals = views.goal_rows(outcome.evaluation.goals) if with_goals else []
     if fmt == "json":
         click.echo(views.to_json({"milestones": rows, "goals": goals} if with_goals else rows))
     elif fmt == "csv":
@@ -443,11 +377,11 @@ def status(
             click.echo(views.to_csv(goals, views.GOAL_KEYS), nl=False)
     else:
         click.echo(views.to_table(rows))
-        click.echo(views.summary_line(summarize(evaluation.milestones.rows())))
+        click.echo(_summary(outcome))
         if with_goals:
             click.echo()
             click.echo(views.goals_table(goals) if goals else "No Goals sheet.")
-    ctx.exit(evaluation.exit_code)
+    ctx.exit(outcome.exit_code)
 
 
 def _parse_month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Month | None:
@@ -493,14 +427,14 @@ def report(
     Example: milestone-sheets report --month 2026-06 -o review.html
     """
     config = _config(ctx)
-    target = open_source(source, config)
-    evaluation = read_and_evaluate(target, _settings(config, worksheet), as_of)
-    _report_problems(evaluation)
+    target = app.open_source(source, config)
+    outcome = app.evaluate(target, as_of, _settings(config, worksheet))
+    _report_problems(outcome)
     month = month or Month.of(as_of)
     path = output or Path(f"milestone-report-{month.key}.html")
-    _write_report(evaluation, month, Path(target.location).stem, path, config)
+    app.write_report(outcome, month, app.plan_title(target), path, config)
     click.echo(f"Wrote {path}")
-    ctx.exit(evaluation.exit_code)
+    ctx.exit(outcome.exit_code)
 
 
 @main.command()
@@ -538,110 +472,57 @@ def review(
     config = _config(ctx)
     if resend and not send:
         raise ConfigError("--resend goes with --send")
-    target = open_source(source, config)
-    evaluation = read_and_evaluate(target, _settings(config, worksheet), as_of)
-    _report_problems(evaluation)
-    from milestone_sheets.mail.run import plan_review_mail
-
+    target = app.open_source(source, config)
+    outcome = app.evaluate(target, as_of, _settings(config, worksheet))
+    _report_problems(outcome)
     month = month or Month.of(as_of)
-    plan = plan_review_mail(
-        evaluation,
-        month,
-        config,
-        target.link,
-        owner=owner,
-        digest=digest,
-        title=Path(target.location).stem,
-    )
-    code = _deliver_plan(plan, config, send, resend, outbox, f"for {month}")
-    ctx.exit(code or evaluation.exit_code)
+    plan = app.plan_review(outcome, target, month, config, owner=owner, digest=digest)
+    if send and plan.outgoing:
+        with click.progressbar(length=len(plan.outgoing), label="Sending", file=sys.stderr) as bar:
+            delivery = app.deliver(
+                plan, config, send=True, resend=resend, progress=lambda _item: bar.update(1)
+            )
+    else:
+        delivery = app.deliver(plan, config, outbox=outbox)
+    code = _print_delivery(delivery, f"for {month}")
+    ctx.exit(code or outcome.exit_code)
 
 
-def _deliver_plan(
-    plan: MailPlan, config: Config, send: bool, resend: bool, outbox: Path | None, what: str
-) -> int:
-    """Write or send a mail plan, print who gets what and every failure; the exit code."""
-    from milestone_sheets.mail.run import send_mail, write_outbox
-
+def _print_delivery(delivery: app.Delivery, what: str) -> int:
+    """Who gets what, who cannot be mailed, and every failure; the exit code."""
+    plan = delivery.plan
     for person in plan.unreachable:
         rows = ", ".join(str(r) for r in person.rows)
         click.echo(f"Not emailed: {person.name} ({person.reason}; rows {rows})")
     for address, reason in plan.refused:
         click.echo(f"Not emailed: {address} ({reason})")
-    failures: list[tuple[str, str]] = []
     if not plan.outgoing:
         click.echo(f"No email to send {what}.")
-    elif not send:
-        folder = outbox or config.review.outbox
-        write_outbox(plan.outgoing, folder)
+    elif delivery.outbox is not None:
         for line in plan.lines:
             click.echo(f"  {line}")
-        click.echo(f"Wrote {len(plan.outgoing)} emails {what} to {folder}. Send them with --send.")
-    else:
-        with click.progressbar(length=len(plan.outgoing), label="Sending", file=sys.stderr) as bar:
-            report = send_mail(plan, config, resend=resend, progress=lambda _item: bar.update(1))
+        click.echo(
+            f"Wrote {len(plan.outgoing)} emails {what} to {delivery.outbox}. Send them with --send."
+        )
+    elif delivery.report is not None:
+        report = delivery.report
         for item in report.sent:
             click.echo(f"  sent {item.kind} to {item.recipient}")
         if report.already_sent:
             click.echo(f"Already sent {what}, not sent again: {len(report.already_sent)} "
                        "(use --resend to send them again)")  # fmt: skip
         click.echo(f"Sent {len(report.sent)} emails {what}.")
-        failures += report.failures
-    if failures:
-        click.secho(f"Not delivered ({len(failures)}):", err=True, fg="red")
-        for address, reason in failures:
-            click.echo(f"  {address}: {reason}", err=True)
-        return 3
-    return 0
-
-
-def _write_report(
-    evaluation: Evaluation, month: Month, title: str, path: Path, config: Config
-) -> None:
-    from milestone_sheets.report import render_report
-
-    html = render_report(evaluation, month, title, config.review.templates)
-    write_atomically(path, html.encode("utf-8"))
-
-
-# What commands leave for the process's end, where run() ends it (None: not so run).
-_left_for_exit: list[Any] | None = None
-
-
-def _leave_for_exit(*objects: Any) -> None:
-    """Keep these until the process ends, when run() ends it without freeing them."""
-    if _left_for_exit is not None:
-        _left_for_exit.extend(objects)
+        if report.failures:
+            click.secho(f"Not delivered ({len(report.failures)}):", err=True, fg="red")
+            for address, reason in report.failures:
+                click.echo(f"  {address}: {reason}", err=True)
+    return delivery.exit_code
 
 
 def run() -> None:
-    """The console script: the command, then an end of the process that frees nothing.
-
-    A large sync leaves millions of objects behind (the grid, the parsed rows, the
-    writes), and freeing them one by one took 0.2-0.3 s of a 100,000-row sync after its
-    work was done. So the command hands them over (_leave_for_exit), and once it is done
-    the exit handlers run, output is flushed, and os._exit ends the process, which gives
-    all its memory back at once. Called in-process (tests, scripts), `main` frees as usual.
-    """
-    global _left_for_exit
-    _left_for_exit = []
-    try:
-        main()
-        code: int = 0
-    except SystemExit as done:  # click's standalone mode always ends so
-        if done.code is None or isinstance(done.code, int):
-            code = done.code or 0
-        else:
-            print(done.code, file=sys.stderr)
-            code = 1
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: as Python itself exits then
-            code = code or 120
-    os._exit(code)
+    """The console script."""
+    main()
 
 
 if __name__ == "__main__":  # pragma: no cover
-    main(sys.argv[1:])
+    run()

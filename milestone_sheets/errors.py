@@ -31,3 +31,9 @@ class StructureError(MilestoneSheetsError):
     """The source holds no usable milestone table (exit 2: wrong source)."""
 
     exit_code = 2
+
+
+# Not an error class: the exit code of an error the tool did not foresee (a bug, or a
+# machine problem such as a full disk), so that cron and systemd never count one as a
+# run that went well or one that only found data problems.
+UNEXPECTED_EXIT_CODE = 5

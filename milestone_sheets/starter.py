@@ -18,7 +18,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from milestone_sheets.config import CONFIG_NAME
-from milestone_sheets.model import MILESTONES
+from milestone_sheets.domain.fields import MILESTONES
 
 MILESTONE_HEADERS = [
     "ID", "Milestone", "Owner", "Email", "Category", "Department", "Goal", "Start", "Due",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from importlib import metadata
 from pathlib import Path
 
 import jinja2
@@ -10,16 +11,24 @@ import jinja2
 from milestone_sheets.errors import ConfigError
 
 
+@functools.cache
 def bundled_templates() -> Path:
     """The folder of bundled templates.
 
-    An installed wheel carries the repository's top-level templates/ as
-    milestone_sheets/templates; an editable install or a checkout reads templates/ itself.
+    A checkout (and an editable install) reads the repository's top-level templates/; an
+    installed wheel carries them as data files (share/milestone-sheets/templates under
+    the environment's prefix), found through the installation's own file list.
     """
-    package = Path(__file__).resolve().parent
-    for folder in (package / "templates", package.parent / "templates"):
-        if (folder / "report.html").is_file():
-            return folder
+    checkout = Path(__file__).resolve().parent.parent / "templates"
+    if (checkout / "report.html").is_file():
+        return checkout
+    try:
+        files = metadata.files("milestone-sheets") or []
+    except metadata.PackageNotFoundError:
+        files = []
+    for file in files:
+        if file.name == "report.html" and file.parent.name == "templates":
+            return Path(str(file.locate())).resolve().parent
     raise FileNotFoundError("the bundled templates are missing from this installation")
 
 

@@ -9,9 +9,9 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
-from milestone_sheets.engine import Computed
-from milestone_sheets.evaluate import TableResult
-from milestone_sheets.model import Record
+from milestone_sheets.domain.evaluate import TableResult
+from milestone_sheets.domain.rows import Record
+from milestone_sheets.domain.status import Computed
 
 STATUS_KEYS = (
     "id", "row", "name", "owner", "email", "due", "status", "days_late",

@@ -54,14 +54,15 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     options = parser.parse_args()
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from milestone_sheets.config import parse_config
     from milestone_sheets.evaluate import Settings
+    from milestone_sheets.sync import read_and_evaluate
+
+    from milestone_sheets.config import parse_config
     from milestone_sheets.mail.compose import plan_reviews
     from milestone_sheets.mail.render import Renderer
     from milestone_sheets.mail.run import plan_review_mail, render_reviews
     from milestone_sheets.report import Month
     from milestone_sheets.sources.excel import ExcelSource
-    from milestone_sheets.sync import read_and_evaluate
     from milestone_sheets.templating import environment
 
     folder = Path(tempfile.mkdtemp())

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from milestone_sheets.engine import AT_RISK, DONE_LATE, FINISHED, INVALID, OVERDUE
-from milestone_sheets.evaluate import Evaluation
-from milestone_sheets.model import Record
-from milestone_sheets.report import STATUS_COLORS, Month, amount, report_context
+from milestone_sheets.changes import CellWrite
+from milestone_sheets.domain.evaluate import Evaluation
+from milestone_sheets.domain.months import Month
+from milestone_sheets.domain.rows import Record
+from milestone_sheets.domain.status import AT_RISK, DONE_LATE, FINISHED, INVALID, OVERDUE
+from milestone_sheets.report import STATUS_COLORS, amount, report_context
 
 REVIEW_QUESTIONS = (
     "Are you on budget?",
@@ -237,16 +239,18 @@ class Alert:
         return f"Milestone {self.status.lower()}: {self.context['milestone']['name']}"
 
 
-def plan_alerts(evaluation: Evaluation, link_of: LinkOf) -> tuple[list[Alert], list[Unreachable]]:
-    """Alerts for rows whose Status changes, in this sync, into an alerting status."""
+def plan_alerts(
+    evaluation: Evaluation, writes: Sequence[CellWrite], link_of: LinkOf
+) -> tuple[list[Alert], list[Unreachable]]:
+    """Alerts for rows whose Status changes, in this sync (`writes`), into an alerting status."""
     table = evaluation.milestones
     status_col = None
     changes: dict[int, Any] = {}
-    for write in evaluation.writes:
+    for write in writes:
         if write.sheet == table.sheet and write.row == table.header.row and write.value == "Status":
             status_col = write.col
     status_col = table.header.computed.get("Status", status_col)
-    for write in evaluation.writes:
+    for write in writes:
         if write.sheet == table.sheet and write.col == status_col and write.row != table.header.row:
             changes[write.row + 1] = write.old
     rows = [(r, c) for r, c in table.rows() if c.status in ALERT_STATUSES and r.row in changes]

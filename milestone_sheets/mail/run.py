@@ -8,9 +8,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from milestone_sheets.changes import CellWrite
 from milestone_sheets.config import Config
+from milestone_sheets.domain.evaluate import Evaluation
+from milestone_sheets.domain.months import Month
+from milestone_sheets.domain.values import parse_email
 from milestone_sheets.errors import ConfigError
-from milestone_sheets.evaluate import Evaluation
 from milestone_sheets.files import write_atomically
 from milestone_sheets.mail.compose import (
     LinkOf,
@@ -24,8 +27,6 @@ from milestone_sheets.mail.compose import (
 from milestone_sheets.mail.ledger import Ledger
 from milestone_sheets.mail.render import Renderer
 from milestone_sheets.mail.send import DeliveryReport, Outgoing, SmtpMailer, deliver
-from milestone_sheets.report import Month
-from milestone_sheets.values import parse_email
 
 PASSWORD_VARIABLE = "MILESTONE_SHEETS_SMTP_PASSWORD"
 
@@ -108,10 +109,12 @@ def plan_review_mail(
     return plan
 
 
-def plan_alert_mail(evaluation: Evaluation, config: Config, link_of: LinkOf) -> MailPlan:
+def plan_alert_mail(
+    evaluation: Evaluation, writes: Sequence[CellWrite], config: Config, link_of: LinkOf
+) -> MailPlan:
     """An email for each milestone that moved into Overdue, At risk or Done late."""
     renderer = Renderer(config.review.templates, config.review.sender, config.review.reply_to)
-    alerts, unreachable = plan_alerts(evaluation, link_of)
+    alerts, unreachable = plan_alerts(evaluation, writes, link_of)
     plan = MailPlan(unreachable=unreachable)
     period = evaluation.as_of.strftime("%Y-%m")
     for alert in alerts:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from milestone_sheets.config import Config, is_remote
 from milestone_sheets.errors import ConfigError
-from milestone_sheets.sources.base import Book, CellWrite, Source
+from milestone_sheets.sources.base import Book, Source
 
-__all__ = ["Book", "CellWrite", "Source", "open_source"]
+__all__ = ["Book", "Source", "open_source"]
 
 
 def open_source(location: str | None, config: Config, *, backup: bool = False) -> Source:

@@ -1,69 +1,47 @@
-"""The one small interface every source (Excel, Google Sheets) implements."""
+"""The one interface every source (an Excel workbook, a Google Sheet) implements.
+
+A `Source` is where a plan lives; `read()` takes a `Book`, a snapshot to compute from,
+and the book writes computed cells back unless the source changed since it was read.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from collections.abc import Sequence
+from typing import Protocol
 
-from milestone_sheets.model import SheetGrid
-from milestone_sheets.sources.sheetxml import CellValue
-
-
-class CellWrite(NamedTuple):
-    """One computed cell to write (0-based row and column).
-
-    `old` is what the sheet held, for dry runs; `style_like` names a column in the same
-    row whose look a new cell should take (used for added header cells).
-    """
-
-    sheet: str
-    row: int
-    col: int
-    value: CellValue
-    old: Any = None
-    style_like: int | None = None
+from milestone_sheets.changes import CellWrite, RowGuard
+from milestone_sheets.domain import grid
 
 
-class RowGuard(NamedTuple):
-    """What must still hold when writing to a live sheet: each data row's key (ID, else
-    name) as it was read, and the computed columns that may have gained a formula."""
+class Book(grid.Book, Protocol):
+    """A snapshot of a source: worksheet titles and grids, and the way back in."""
 
-    sheet: str
-    key_col: int
-    first_row: int  # 0-based, the first data row
-    keys: dict[int, Any]  # 0-based row -> the key cell as read
-    computed_cols: tuple[int, ...]
+    def write(self, writes: Sequence[CellWrite], guards: Sequence[RowGuard]) -> list[str]:
+        """Write these cells, unless the source changed since this snapshot was read.
 
-
-class Book(Protocol):
-    """What a source read: its worksheet titles and their grids."""
-
-    @property
-    def titles(self) -> Sequence[str]: ...
-
-    def grids(self, titles: Sequence[str]) -> Mapping[str, SheetGrid]:
-        """The grids of these worksheets, read together."""
+        `guards` are the row keys as read, for a source that others edit live. Returns
+        the problems found only now (computed cells that hold a formula, left alone).
+        Raises SheetChangedError when the source changed, SourceError when it cannot be
+        written.
+        """
         ...
 
 
 class Source(Protocol):
     """A spreadsheet the tool reads from and writes computed cells back into."""
 
-    location: str
+    @property
+    def location(self) -> str:
+        """The path or URL, as messages show it."""
+        ...
+
+    @property
+    def max_attempts(self) -> int:
+        """How many times a sync reads again when the source changed under it."""
+        ...
 
     def read(self) -> Book:
         """Open the source and take a snapshot to compute from."""
-        ...
-
-    def write(
-        self, book: Any, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
-    ) -> list[str]:
-        """Write these cells, unless the source changed since `book` was read.
-
-        Returns the problems found only now (computed cells that hold a formula, left
-        alone). Raises SheetChangedError when the source changed, SourceError when it
-        cannot be written.
-        """
         ...
 
     def link(self, sheet: str, row: int, col: int = 0) -> str:

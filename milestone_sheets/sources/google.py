@@ -22,10 +22,10 @@ import requests
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
+from milestone_sheets.changes import CellWrite, RowGuard
 from milestone_sheets.config import Config
+from milestone_sheets.domain.grid import SheetGrid, column_letter
 from milestone_sheets.errors import SheetChangedError, SourceError
-from milestone_sheets.model import SheetGrid, column_letter
-from milestone_sheets.sources.base import CellWrite, RowGuard
 
 GOOGLE_API = "https://sheets.googleapis.com"
 SCOPES = ("https://www.googleapis.com/auth/spreadsheets",)
@@ -172,12 +172,14 @@ class GoogleBook:
                 self._grids[title] = SheetGrid(title, value_range.get("values", []))
         return {title: self._grids[title] for title in titles}
 
+    def write(self, writes: Sequence[CellWrite], guards: Sequence[RowGuard]) -> list[str]:
+        return self.source.write(self, writes, guards)
+
 
 class GoogleSource:
     """A Google Sheet, as the Source interface wants it."""
 
     max_attempts = 3  # a sheet edited while we sync: read and compute again, twice
-    needs_guards = True
 
     def __init__(self, location: str, config: Config, http: HTTPClient | None = None):
         ref = parse_location(location)
@@ -238,7 +240,7 @@ class GoogleSource:
         return f"https://docs.google.com/spreadsheets/d/{self.ref.key}/edit#gid={gid}&range={column_letter(col)}{row + 1}"
 
     def write(
-        self, book: GoogleBook, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()
+        self, book: GoogleBook, writes: Sequence[CellWrite], guards: Sequence[RowGuard]
     ) -> list[str]:
         """Check the rows did not move and skip formula cells, then write; the skipped cells."""
         if not writes:

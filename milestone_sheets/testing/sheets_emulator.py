@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from milestone_sheets.model import column_index, column_letter
+from milestone_sheets.domain.grid import column_index, column_letter
 
 EPOCH = date(1899, 12, 30)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

@@ -12,8 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from itertools import compress, count, islice, repeat
-from operator import is_
 from typing import Any
 
 NOT_GIVEN_TOKENS = frozenset({"", "-", "n/a", "na", "tbd", "?"})
@@ -269,141 +267,7 @@ def round_float(value: float, places: int) -> float | None:
     return (rounded if value > 0 else -rounded) / 10**places
 
 
-_SLOW = object()  # "take the scalar parser": the fast path does not know this cell
-
-# Whole columns, common cell types first, in one comprehension each (a function call per
-# cell would cost as much as the parsing). Blank cells read as None; anything the fast
-# path does not know comes back as _SLOW for the scalar parser.
-
-
-def _text_column(cells: Sequence[Any]) -> list[Any]:
-    return [
-        (t if len(t := c.strip()) > 3 or t.lower() not in NOT_GIVEN_TOKENS else None)
-        if type(c) is str
-        else None
-        if c is None
-        else _SLOW
-        for c in cells
-    ]
-
-
-def _date_column(cells: Sequence[Any]) -> list[Any]:
-    return [
-        c if type(c) is date
-        else c.date() if type(c) is datetime
-        else None if c is None or c == ""
-        else _SLOW
-        for c in cells
-    ]  # fmt: skip
-
-
-def _money_column(cells: Sequence[Any]) -> list[Any]:
-    return [
-        c if type(c) is float and c >= 0.0 else None if c is None or c == "" else _SLOW
-        for c in cells
-    ]
-
-
-def _fraction_column(cells: Sequence[Any]) -> list[Any]:
-    return [
-        c if type(c) is float and 0.0 <= c <= 1.0 else None if c is None or c == "" else _SLOW
-        for c in cells
-    ]
-
-
-def _number_column(cells: Sequence[Any]) -> list[Any]:
-    return [c if type(c) is float else None if c is None or c == "" else _SLOW for c in cells]
-
-
-def _email_column(cells: Sequence[Any]) -> list[Any]:
-    match = _EMAIL.match
-    return [
-        t
-        if type(c) is str and "\n" not in c and "\r" not in c and match(t := c.strip())
-        else None
-        if c is None or c == ""
-        else _SLOW
-        for c in cells
-    ]
-
-
-def _done_column(cells: Sequence[Any]) -> list[Any]:
-    return [None if c is None or c == "" else _SLOW for c in cells]
-
-
-_FAST: dict[str, Callable[[Sequence[Any]], list[Any]]] = {
-    "text": _text_column,
-    "date": _date_column,
-    "money": _money_column,
-    "fraction": _fraction_column,
-    "number": _number_column,
-    "email": _email_column,
-    "done": _done_column,
-}
-
-
-def parse_column(
-    kind: str, cells: Sequence[Any], label: str, date_order: str = "DMY"
-) -> tuple[list[Any], dict[int, str]]:
-    """Parse a whole column: the values, and the problem message by position.
-
-    The common cell types take a fast path; anything else goes through the scalar parser,
-    so the results are exactly those of parsing cell by cell.
-    """
-    memoized = _parse_distinct(kind, cells, label, date_order)
-    if memoized is not None:
-        return memoized
-    return _parse_each(kind, cells, label, date_order)
-
-
-def _parse_each(
-    kind: str, cells: Sequence[Any], label: str, date_order: str
-) -> tuple[list[Any], dict[int, str]]:
-    """Parse cell by cell: the fast path, then the scalar parser where it does not know."""
-    values = _FAST[kind](cells)
-    problems: dict[int, str] = {}
-    slow = _SCALAR[kind]
-    for index in compress(count(), map(is_, values, repeat(_SLOW))):
-        try:
-            values[index] = slow(cells[index], label, date_order)
-        except ValueProblem as problem:
-            values[index] = None
-            problems[index] = str(problem)
-    return values, problems
-
-
-def _parse_distinct(
-    kind: str, cells: Sequence[Any], label: str, date_order: str
-) -> tuple[list[Any], dict[int, str]] | None:
-    """Parse each distinct value once, when a column repeats itself (owners, teams,
-    dates, progress steps). None when it does not, when values of different types could
-    be equal (True == 1 == 1.0, and the messages name them differently), or when a value
-    is unhashable."""
-    # A column of mostly distinct values (IDs, names) shows itself in its first quarter:
-    # stop there rather than hash the rest.
-    quarter = len(cells) // 4 + 1
-    try:
-        seen = set(islice(cells, quarter))
-        if len(seen) * 4 > len(cells):
-            return None
-        seen.update(islice(cells, quarter, None))
-    except TypeError:
-        return None
-    distinct = list(seen)
-    if len(distinct) * 4 > len(cells):
-        return None
-    types = set(map(type, distinct))
-    if bool in types or (int in types and float in types):
-        return None
-    parsed, problems_of = _parse_each(kind, distinct, label, date_order)
-    by_value = dict(zip(distinct, parsed, strict=True))
-    messages = {distinct[index]: message for index, message in problems_of.items()}
-    values = list(map(by_value.__getitem__, cells))
-    problems = {i: messages[c] for i, c in enumerate(cells) if c in messages} if messages else {}
-    return values, problems
-
-
-_SCALAR: dict[str, Callable[[Any, str, str], Any]] = {
+_PARSERS: dict[str, Callable[[Any, str, str], Any]] = {
     "text": lambda cell, label, order: parse_text(cell),
     "date": parse_date,
     "money": lambda cell, label, order: parse_money(cell, label),
@@ -412,3 +276,22 @@ _SCALAR: dict[str, Callable[[Any, str, str], Any]] = {
     "email": lambda cell, label, order: parse_email(cell, label),
     "done": parse_done,
 }
+
+
+def parse_column(
+    kind: str, cells: Sequence[Any], label: str, date_order: str = "DMY"
+) -> tuple[list[Any], dict[int, str]]:
+    """Parse a whole column: the values, and the problem message by position."""
+    parse = _PARSERS[kind]
+    values: list[Any] = []
+    problems: dict[int, str] = {}
+    for index, cell in enumerate(cells):
+        if cell is None:
+            values.append(None)
+            continue
+        try:
+            values.append(parse(cell, label, date_order))
+        except ValueProblem as problem:
+            values.append(None)
+            problems[index] = str(problem)
+    return values, problems

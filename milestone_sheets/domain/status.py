@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any, NamedTuple
 
-from milestone_sheets.model import Record, input_getter
-from milestone_sheets.values import round_float, round_half_away, to_decimal
+from milestone_sheets.domain.rows import Record
+from milestone_sheets.domain.values import round_float, round_half_away, to_decimal
 
 DONE = "Done"
 DONE_LATE = "Done late"
@@ -43,10 +43,7 @@ class StatusSettings:
 
 
 class Computed(NamedTuple):
-    """The computed columns of one row (None is a blank cell), plus figures for reports.
-
-    A NamedTuple: immutable like a frozen dataclass, and five times cheaper to make.
-    """
+    """The computed columns of one row (None is a blank cell), plus figures for reports."""
 
     status: str | None = None
     days_late: int | None = None
@@ -59,17 +56,16 @@ class Computed(NamedTuple):
 
     def column_values(self) -> dict[str, Any]:
         """Values by the computed column headers of the Milestones sheet."""
-        return {name: getattr(self, attr) for name, attr in COLUMN_ATTRS.items()}
+        return {
+            "Status": self.status,
+            "Days late": self.days_late,
+            "Budget variance": self.budget_variance,
+            "Budget variance %": self.budget_variance_pct,
+            "Expected progress %": self.expected_progress_pct,
+            "Check": self.check,
+        }
 
 
-COLUMN_ATTRS = {
-    "Status": "status",
-    "Days late": "days_late",
-    "Budget variance": "budget_variance",
-    "Budget variance %": "budget_variance_pct",
-    "Expected progress %": "expected_progress_pct",
-    "Check": "check",
-}
 SKIPPED = Computed()
 
 
@@ -93,7 +89,6 @@ def _tenths_of_percent(elapsed: int, total: int) -> int:
     return (2000 * elapsed + total) // (2 * total)
 
 
-@lru_cache(maxsize=4096)  # progress is typed in a few steps (0%, 25%, 50%...): 2x faster
 def _progress_tenths(progress: float) -> int:
     """A fraction as tenths of a percentage point, rounded half away from zero."""
     rounded = round_float(progress * 100, 1)
@@ -188,7 +183,6 @@ def compute_all(
     """
     task_progress = task_progress or {}
     results = []
-    inputs_of = input_getter(records, INPUTS)
     for record in records:
         if record.skipped:
             results.append(SKIPPED)
@@ -196,9 +190,8 @@ def compute_all(
             check = "; ".join(problem.message for problem in record.problems)
             results.append(Computed(status=INVALID, check=check))
         else:
-            results.append(
-                _compute(inputs_of(record.values), as_of, settings, task_progress.get(record.row))
-            )
+            progress = task_progress.get(record.row)
+            results.append(compute_milestone(record.values, as_of, settings, progress))
     return results
 
 

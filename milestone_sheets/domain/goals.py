@@ -11,9 +11,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from milestone_sheets.engine import AT_RISK, DONE, FINISHED, INVALID, ON_TRACK, OVERDUE
-from milestone_sheets.model import DUE, EMAIL, START, Field, Problem, Record, TableSpec
-from milestone_sheets.values import round_half_away, to_decimal
+from milestone_sheets.domain.rows import Problem, Record
+from milestone_sheets.domain.status import AT_RISK, DONE, FINISHED, INVALID, ON_TRACK, OVERDUE
+from milestone_sheets.domain.values import round_half_away, to_decimal
 
 MET = "Met"
 MISSED = "Missed"
@@ -21,37 +21,6 @@ BEHIND = "Behind"
 OPEN = "Open"
 GOAL_STATUSES = (MET, ON_TRACK, BEHIND, MISSED, DONE, AT_RISK, INVALID)
 PACINGS = ("paced", "gate")
-
-GOALS = TableSpec(
-    name="Goals",
-    fields=(
-        Field("id", "ID", ("ID", "Goal ID", "Key", "#"), "text"),
-        Field("name", "Goal", ("Goal", "Name", "Goal name", "Objective", "Title"), "text", True),
-        Field("area", "Area", ("Area", "Category"), "text"),
-        Field("owner", "Owner", ("Owner", "Person responsible", "Responsible"), "text"),
-        EMAIL,
-        START,
-        DUE,
-        Field("metric", "Metric", ("Metric", "KPI"), "text"),
-        Field("target", "Target", ("Target", "Metric target"), "number"),
-        Field("actual", "Actual", ("Actual", "Result", "Metric actual"), "number"),
-        Field("pacing", "Pacing", ("Pacing",), "text"),
-    ),
-    computed=("Status", "Milestones", "Expected to date", "Gap", "Next checkpoint", "Check"),
-    key_fields=("id", "name"),
-)
-
-TASKS = TableSpec(
-    name="Tasks",
-    fields=(
-        Field("milestone", "Milestone", ("Milestone", "Milestone ID", "Parent"), "text", True),
-        Field("name", "Task", ("Task", "Name", "Title"), "text", True),
-        Field("owner", "Owner", ("Owner", "Assignee", "Responsible"), "text"),
-        Field("due", "Due", ("Due", "Due date", "Deadline"), "date"),
-        Field("done", "Done", ("Done", "Completed", "Done on"), "done"),
-    ),
-    computed=("Status", "Check"),
-)
 
 
 @dataclass(frozen=True)

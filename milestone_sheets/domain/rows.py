@@ -1,142 +1,23 @@
-"""The sheet model: tables, header detection, row parsing and validation.
+"""Rows of a table: header detection, row parsing and validation.
 
-Pure functions over plain rows (a `SheetGrid`); no I/O. Sources build grids, the engine
-consumes the parsed records.
+Pure functions over plain rows (a `SheetGrid`); no I/O. Sources build grids, the status
+engine consumes the parsed records.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import itemgetter
 from typing import Any
 
-from milestone_sheets import speedups
-from milestone_sheets import values as v
+from milestone_sheets.domain import values as v
+from milestone_sheets.domain.fields import TableSpec
+from milestone_sheets.domain.grid import SheetGrid, cell_ref, column_letter
 
 HEADER_SCAN_ROWS = 10
 MIN_HEADER_MATCHES = 3
-
-
-@dataclass(frozen=True)
-class SheetGrid:
-    """One worksheet's values as a source read them.
-
-    `rows[r][c]` is the cell at 0-based row r, column c (rows may be ragged; a missing
-    cell is blank). `formula_cells` are the cells that hold a formula, and
-    `uncached_cells` those of them saved without a computed value.
-    """
-
-    title: str
-    rows: list[list[Any]]
-    formula_cells: frozenset[tuple[int, int]] = frozenset()
-    uncached_cells: frozenset[tuple[int, int]] = frozenset()
-
-    def cell(self, row: int, col: int) -> Any:
-        if row >= len(self.rows):
-            return None
-        cells = self.rows[row]
-        value = cells[col] if col < len(cells) else None
-        return None if value == "" else value
-
-
-def column_letter(col: int) -> str:
-    """0-based column index to its letters: 0 -> A, 26 -> AA."""
-    letters = ""
-    col += 1
-    while col:
-        col, rem = divmod(col - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
-
-
-def column_index(letters: str) -> int:
-    """Column letters to a 0-based index: A -> 0, AA -> 26."""
-    index = 0
-    for char in letters.upper():
-        index = index * 26 + ord(char) - 64
-    return index - 1
-
-
-def cell_ref(row: int, col: int) -> str:
-    """0-based row and column to an A1 reference."""
-    return f"{column_letter(col)}{row + 1}"
-
-
-@dataclass(frozen=True)
-class Field:
-    """A column the tool reads: its key, label for messages, header aliases and kind."""
-
-    key: str
-    label: str
-    aliases: tuple[str, ...]
-    kind: str  # text, email, date, money, fraction, number, done
-    required: bool = False
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """What one kind of table (Milestones, Goals, Tasks) holds."""
-
-    name: str
-    fields: tuple[Field, ...]
-    computed: tuple[str, ...]
-    key_fields: tuple[str, ...] = ()  # identify a row: the first present one is the key
-
-    def field(self, key: str) -> Field:
-        return next(f for f in self.fields if f.key == key)
-
-
-# Fields that Milestones and Goals share, with the same aliases.
-EMAIL = Field("email", "Email", ("Email", "E-mail", "Owner email"), "email")
-START = Field("start", "Start", ("Start", "Start date", "Begins"), "date")
-DUE = Field(
-    "due", "Due", ("Due", "Due date", "Deadline", "End", "End date", "Target date"), "date", True
-)
-
-MILESTONES = TableSpec(
-    name="Milestones",
-    fields=(
-        Field("id", "ID", ("ID", "Milestone ID", "Key", "#"), "text"),
-        Field("name", "Name", ("Milestone", "Name", "Milestone name", "Title"), "text", True),
-        Field(
-            "owner",
-            "Owner",
-            ("Owner", "Person responsible", "Responsible", "Manager", "Assignee"),
-            "text",
-            True,
-        ),
-        EMAIL,
-        Field("category", "Category", ("Category", "Type"), "text"),
-        Field("department", "Department", ("Department", "Dept", "Team"), "text"),
-        Field("goal", "Goal", ("Goal", "Goal ID", "Objective"), "text"),
-        START,
-        DUE,
-        Field(
-            "completed",
-            "Completed",
-            ("Completed", "Completed on", "Done on", "Actual end", "Finished"),
-            "date",
-        ),
-        Field("budget", "Budget", ("Budget", "Planned budget", "Plan"), "money"),
-        Field("actual", "Actual", ("Actual", "Actual cost", "Actual spend", "Spent"), "money"),
-        Field("progress", "Progress", ("Progress", "% complete", "Percent complete"), "fraction"),
-        Field("metric", "Metric", ("Metric", "KPI", "Planned benefit"), "text"),
-        Field("target", "Target", ("Target", "Metric target"), "number"),
-        Field("result", "Result", ("Result", "Metric actual", "Actual result"), "number"),
-    ),
-    computed=(
-        "Status",
-        "Days late",
-        "Budget variance",
-        "Budget variance %",
-        "Expected progress %",
-        "Check",
-    ),
-    key_fields=("id", "name"),
-)
 
 
 def normalize_header(text: Any) -> str:
@@ -248,30 +129,6 @@ class RowValues(Mapping[str, Any]):
         return f"RowValues({dict(self)!r})"
 
 
-def input_getter(records: Sequence[Record], keys: Sequence[str]) -> Callable[[Any], Any]:
-    """A function giving a row's values for `keys` as a tuple (None where absent).
-
-    Rows parsed together share one key index, so for them this is a single C-level
-    itemgetter over the row's tuple; any other mapping is read key by key.
-    """
-
-    def by_key(values: Mapping[str, Any]) -> tuple[Any, ...]:
-        return tuple(values.get(key) for key in keys)
-
-    first = records[0].values if records else None
-    if not isinstance(first, RowValues) or any(key not in first._index for key in keys):
-        return by_key
-    index = first._index
-    getter = itemgetter(*(index[key] for key in keys))
-
-    def by_position(values: Any) -> Any:
-        if type(values) is RowValues and values._index is index:
-            return getter(values._cells)
-        return by_key(values)
-
-    return by_position
-
-
 @dataclass(slots=True)
 class Record:
     """One data row: its sheet row (1-based), parsed values and problems."""
@@ -309,29 +166,9 @@ def _is_summary_row(values: Mapping[str, Any], due_cell: Any) -> bool:
 
 def _columns(rows: list[list[Any]], first: int, cols: list[int]) -> list[list[Any]]:
     """Each of `cols` as the list of its cells in rows[first:]; ragged rows (as the Sheets
-    API sends them) read as blank (None) past their end.
-
-    The C loop (see speedups) copies the cells in one pass over the rows: 0.03 s for 16
-    columns of 100,000 rows, against 0.1 s for the transposition below."""
-    if speedups.module is not None and type(rows) is list:
-        return speedups.module.columns(rows, first, cols)  # type: ignore[no-any-return]
+    API sends them) read as blank (None) past their end."""
     data = rows[first:]
-    # The columns every row reaches are transposed in one pass (each row read once, and
-    # only its cells in those columns).
-    shortest = min(map(len, data), default=0)
-    reached = [col for col in cols if col < shortest]
-    transposed: dict[int, list[Any]] = {}
-    if len(reached) > 1:
-        field_cells = map(itemgetter(*reached), data)  # a tuple of those cells per row
-        transposed = dict(zip(reached, map(list, zip(*field_cells, strict=True)), strict=True))
-    elif reached:
-        transposed = {reached[0]: [row[reached[0]] for row in data]}
-    return [
-        transposed[col]
-        if col in transposed
-        else [row[col] if col < len(row) else None for row in data]
-        for col in cols
-    ]
+    return [[row[col] if col < len(row) else None for row in data] for col in cols]
 
 
 def parse_rows(
@@ -339,12 +176,10 @@ def parse_rows(
     header: Header,
     spec: TableSpec,
     date_order: str = "DMY",
-    uncached: Iterable[tuple[int, int]] | None = None,
 ) -> list[Record]:
     """Parse every row below the header; blank and summary rows come back `skipped`.
 
-    Works column by column (see `values.parse_column`), which keeps 100,000 rows fast.
-    `uncached` are the formula cells without a saved value (by default the grid's own).
+    A formula cell saved without a value, in a field's column, is a problem of its row.
     """
     first = header.row + 1
     count = max(len(grid.rows) - first, 0)
@@ -362,9 +197,9 @@ def parse_rows(
         if fld.key == "due":
             due_cells = cells
         parsed_columns.append((fld, col, *v.parse_column(fld.kind, cells, fld.label, date_order)))
-    for row, cell_col in grid.uncached_cells if uncached is None else uncached:
+    for row, cell_col in grid.uncached_cells:
         for fld, col, parsed, column_problems in parsed_columns:
-            if cell_col == col and row >= first:  # the rule reads_uncached() asks about
+            if cell_col == col and row >= first:
                 parsed[row - first] = None
                 column_problems[row - first] = f"{fld.label} is a formula with no saved value"
     for fld, _col, parsed, column_problems in parsed_columns:
@@ -400,14 +235,6 @@ def parse_rows(
             if not record.skipped and not any(p.field == fld.key for p in record.problems):
                 record.problems.append(Problem(f"{fld.label} is missing", fld.key))
     return records
-
-
-def reads_uncached(grid: SheetGrid, header: Header) -> bool:
-    """Would parse_rows meet a formula without a saved value: one below the header, in a
-    column the header maps to a field?"""
-    columns = set(header.fields.values())
-    first = header.row + 1
-    return any(row >= first and col in columns for row, col in grid.uncached_cells)
 
 
 def check_duplicates(records: Iterable[Record], spec: TableSpec, header: Header) -> None:

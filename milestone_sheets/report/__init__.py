@@ -6,15 +6,16 @@ Jinja2 template `report.html`.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from milestone_sheets.engine import (
+from milestone_sheets.domain.evaluate import Evaluation, summarize
+from milestone_sheets.domain.goals import BEHIND, GOAL_STATUSES, MET, MISSED
+from milestone_sheets.domain.months import Month
+from milestone_sheets.domain.status import (
     AT_RISK,
     DONE,
     DONE_LATE,
@@ -25,9 +26,7 @@ from milestone_sheets.engine import (
     STATUSES,
     earned_value,
 )
-from milestone_sheets.evaluate import Evaluation, summarize
-from milestone_sheets.goals import BEHIND, GOAL_STATUSES, MET, MISSED
-from milestone_sheets.values import round_half_away, to_decimal
+from milestone_sheets.domain.values import round_half_away, to_decimal
 
 STATUS_COLORS = {
     DONE: "#2e7d32",
@@ -52,42 +51,6 @@ EV_EXPLANATIONS = {
 }
 TIMELINE_ROW = 16
 TIMELINE_WIDTH = 700
-
-
-@dataclass(frozen=True)
-class Month:
-    year: int
-    month: int
-
-    @classmethod
-    def parse(cls, text: str) -> Month:
-        year, _, month = text.partition("-")
-        value = cls(int(year), int(month))
-        if not 1 <= value.month <= 12:
-            raise ValueError(text)
-        return value
-
-    @classmethod
-    def of(cls, day: date) -> Month:
-        return cls(day.year, day.month)
-
-    @property
-    def first(self) -> date:
-        return date(self.year, self.month, 1)
-
-    @property
-    def last(self) -> date:
-        return date(self.year, self.month, calendar.monthrange(self.year, self.month)[1])
-
-    def next(self) -> Month:
-        return Month(self.year + self.month // 12, self.month % 12 + 1)
-
-    def __str__(self) -> str:
-        return f"{calendar.month_name[self.month]} {self.year}"
-
-    @property
-    def key(self) -> str:
-        return f"{self.year:04d}-{self.month:02d}"
 
 
 def amount(value: float | None) -> str:

@@ -1,8 +1,5 @@
-"""From a source's grids to computed rows and the cells to write. Pure: no I/O.
-
-This is where the model (headers, parsing, validation) meets the engine (status), the
-goals above milestones and the tasks below them, and where computed values are compared
-with what the sheet holds, so that only the cells that changed are written.
+"""From a book's grids to computed rows: milestones, the goals above them and the tasks
+below them. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -10,25 +7,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from operator import attrgetter, itemgetter
 from typing import Any
 
-from milestone_sheets import goals as g
-from milestone_sheets import model
-from milestone_sheets.engine import COLUMN_ATTRS, STATUSES, StatusSettings, compute_all
+from milestone_sheets.domain import goals as g
+from milestone_sheets.domain import rows as model
+from milestone_sheets.domain.fields import GOALS, MILESTONES, TASKS, TableSpec
+from milestone_sheets.domain.grid import Book, SheetGrid
+from milestone_sheets.domain.rows import Header, Record
+from milestone_sheets.domain.status import STATUSES, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
-from milestone_sheets.model import MILESTONES, Header, Record, SheetGrid, TableSpec, cell_ref
-from milestone_sheets.sources.base import Book, CellWrite, RowGuard
-
-GOAL_ATTRS = {
-    "Status": "status",
-    "Milestones": "milestones",
-    "Expected to date": "expected_to_date",
-    "Gap": "gap",
-    "Next checkpoint": "next_checkpoint",
-    "Check": "check",
-}
-TASK_ATTRS = {"Status": "status", "Check": "check"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +37,6 @@ class TableResult:
     header: Header
     records: list[Record]
     computed: list[Any]
-    attrs: Mapping[str, str] = field(default_factory=lambda: COLUMN_ATTRS)
 
     @property
     def sheet(self) -> str:
@@ -75,17 +61,9 @@ class Evaluation:
 
     as_of: date
     milestones: TableResult
-    writes: list[CellWrite]
-    sheet_problems: list[str]
     warnings: list[str]
     goals: TableResult | None = None
     tasks: TableResult | None = None
-
-    @property
-    def guards(self) -> list[RowGuard]:
-        """For a live sheet: the rows' keys as read, and the computed columns, per table."""
-        guards = (guard_of(table) for table in self.tables)
-        return [guard for guard in guards if guard is not None]
 
     @property
     def tables(self) -> list[TableResult]:
@@ -93,23 +71,8 @@ class Evaluation:
 
     @property
     def problems(self) -> list[str]:
-        lines = [line for table in self.tables for line in table.problem_lines()]
-        return lines + self.sheet_problems
-
-    @property
-    def exit_code(self) -> int:
-        return 1 if self.problems else 0
-
-
-def guard_of(table: TableResult) -> RowGuard | None:
-    header = table.header
-    key_field = next((key for key in ("id", "name", "milestone") if key in header.fields), None)
-    if key_field is None:
-        return None
-    key_col = header.fields[key_field]
-    first = header.row + 1
-    keys = {row: table.grid.cell(row, key_col) for row in range(first, len(table.grid.rows))}
-    return RowGuard(table.sheet, key_col, first, keys, tuple(sorted(header.computed.values())))
+        """Every row problem with its cell, table by table."""
+        return [line for table in self.tables for line in table.problem_lines()]
 
 
 def _header_error(title: str, spec: TableSpec) -> StructureError:
@@ -131,10 +94,10 @@ def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found 
         raise StructureError(
             f"no worksheet named '{settings.worksheet}' (worksheets: {', '.join(titles)})"
         )
-    preferred = settings.worksheet or getattr(book, "preferred_title", None)
+    preferred = settings.worksheet or book.preferred_title
     milestone_title = by_fold.get((preferred or MILESTONES.name).strip().lower())
-    goal_title = by_fold.get(g.GOALS.name.lower())
-    task_title = by_fold.get(g.TASKS.name.lower())
+    goal_title = by_fold.get(GOALS.name.lower())
+    task_title = by_fold.get(TASKS.name.lower())
     wanted = [t for t in (milestone_title, goal_title, task_title) if t]
     grids = dict(book.grids(wanted)) if wanted else {}
 
@@ -167,7 +130,7 @@ def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found 
             raise _header_error(title, spec)
         return grids[title], header
 
-    return found, optional(goal_title, g.GOALS), optional(task_title, g.TASKS)
+    return found, optional(goal_title, GOALS), optional(task_title, TASKS)
 
 
 def _keys(records: Sequence[Record]) -> set[str]:
@@ -205,9 +168,8 @@ def _validated_milestones(
     settings: Settings,
     as_of: date,
     goal_keys: set[str] | None,
-    uncached: frozenset[tuple[int, int]] | None = None,
 ) -> list[Record]:
-    records = model.parse_rows(grid, header, MILESTONES, settings.date_order, uncached)
+    records = model.parse_rows(grid, header, MILESTONES, settings.date_order)
     model.check_dates(records, as_of)
     model.check_duplicates(records, MILESTONES, header)
     model.check_references(records, "goal", "Goal", goal_keys)
@@ -220,26 +182,11 @@ def _check(record: Record) -> str | None:
 
 
 def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
-    """Evaluate a source's milestones, goals and tasks as of `as_of`."""
+    """Evaluate a book's milestones, goals and tasks as of `as_of`."""
     found, goals_found, tasks_found = _locate(book, settings)
-    # First as if every formula had its saved value, the usual case: a source may still
-    # be finding which formulas have none (see sources/background_scan.py), and is asked
-    # only now. Where one does, in a column that is read, everything is computed again.
-    tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, frozenset())
-    if any(model.reads_uncached(t.grid, t.header) for t in tables if t is not None):
-        tables = _computed_tables(found, goals_found, tasks_found, settings, as_of, None)
-    milestones, goals, tasks = tables
-    writes: list[CellWrite] = []
-    blocked: list[str] = []
-    warnings = list(milestones.header.warnings)
-    for table in (milestones, goals, tasks):
-        if table is not None:
-            table_writes, table_blocked = plan_writes(table)
-            writes += table_writes
-            blocked += table_blocked
-            if table is not milestones:
-                warnings += table.header.warnings
-    return Evaluation(as_of, milestones, writes, blocked, warnings, goals, tasks)
+    milestones, goals, tasks = _computed_tables(found, goals_found, tasks_found, settings, as_of)
+    warnings = [w for table in (milestones, goals, tasks) if table for w in table.header.warnings]
+    return Evaluation(as_of, milestones, warnings, goals, tasks)
 
 
 def _computed_tables(
@@ -248,28 +195,26 @@ def _computed_tables(
     tasks_found: Found | None,
     settings: Settings,
     as_of: date,
-    uncached: frozenset[tuple[int, int]] | None,
 ) -> tuple[TableResult, TableResult | None, TableResult | None]:
-    """Milestones, goals and tasks parsed, checked and computed; `uncached` as parse_rows
-    takes it."""
+    """Milestones, goals and tasks parsed, checked and computed."""
     m_grid, m_header = found
     goal_records: list[Record] = []
     if goals_found:
-        goal_records = model.parse_rows(*goals_found, g.GOALS, settings.date_order, uncached)
-        model.check_duplicates(goal_records, g.GOALS, goals_found[1])
+        goal_records = model.parse_rows(*goals_found, GOALS, settings.date_order)
+        model.check_duplicates(goal_records, GOALS, goals_found[1])
         g.check_goal_rows(goal_records)
-        model.order_problems(goal_records, g.GOALS)
+        model.order_problems(goal_records, GOALS)
     goal_keys = _keys(goal_records) if goals_found else None
-    records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys, uncached)
+    records = _validated_milestones(m_grid, m_header, settings, as_of, goal_keys)
 
     task_progress: dict[int, float] = {}
     tasks: TableResult | None = None
     if tasks_found:
-        task_records = model.parse_rows(*tasks_found, g.TASKS, settings.date_order, uncached)
+        task_records = model.parse_rows(*tasks_found, TASKS, settings.date_order)
         model.check_references(task_records, "milestone", "Milestone", _keys(records))
         by_key = _resolve(records)
         counts: dict[int, list[int]] = {}
-        model.order_problems(task_records, g.TASKS)
+        model.order_problems(task_records, TASKS)
         for record in task_records:
             if record.skipped or record.problems:
                 continue
@@ -286,7 +231,7 @@ def _computed_tables(
             else g.TaskResult(g.task_status(r.values, as_of))
             for r in task_records
         ]
-        tasks = TableResult(g.TASKS, *tasks_found, task_records, task_results, TASK_ATTRS)
+        tasks = TableResult(TASKS, *tasks_found, task_records, task_results)
 
     computed = compute_all(records, as_of, settings.status, task_progress)
     milestones = TableResult(MILESTONES, m_grid, m_header, records, computed)
@@ -309,68 +254,8 @@ def _computed_tables(
             )
             for r in goal_records
         ]
-        goals = TableResult(g.GOALS, *goals_found, goal_records, goal_results, GOAL_ATTRS)
+        goals = TableResult(GOALS, *goals_found, goal_records, goal_results)
     return milestones, goals, tasks
-
-
-def _same(old: Any, new: Any) -> bool:
-    """Does the cell already hold this computed value? (Numbers compare as numbers.)"""
-    if old is None or old == "":
-        return new is None
-    if new is None or type(old) is bool:
-        return False
-    if isinstance(new, date):
-        return isinstance(old, date) and old == new or old == new.isoformat()
-    return old == new and (type(old) is str) == (type(new) is str)
-
-
-def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
-    """The computed cells that differ from the sheet, and formulas that block a write."""
-    grid, header = table.grid, table.header
-    writes: list[CellWrite] = []
-    blocked: list[str] = []
-    columns = dict(header.computed)
-    next_col = header.last_used_col + 1
-    for name in table.spec.computed:
-        if name not in columns:
-            columns[name] = next_col
-            writes.append(
-                CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
-            )
-            next_col += 1
-    targets = [(name, columns[name]) for name in table.spec.computed]
-    values_of = attrgetter(*(table.attrs[name] for name in table.spec.computed))
-    formula_cols = set(map(itemgetter(1), grid.formula_cells))
-    rows = grid.rows
-    title = grid.title
-    new_tuple = tuple.__new__
-    for record, computed in zip(table.records, table.computed, strict=True):
-        row = record.row - 1
-        cells = rows[row] if row < len(rows) else []
-        width = len(cells)
-        for (name, col), value in zip(targets, values_of(computed), strict=True):
-            if col in formula_cols and (row, col) in grid.formula_cells:
-                if not record.skipped:
-                    blocked.append(
-                        f"{title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
-                        "it was not overwritten (clear it to let milestone-sheets fill it)"
-                    )
-                continue
-            old = cells[col] if col < width else None
-            # The common cases first: a blank cell staying blank, an unchanged value.
-            if old is None or old == "":
-                if value is None:
-                    continue
-            elif type(old) is type(value) and old == value:
-                continue
-            if not _same(old, value):
-                if isinstance(value, date):
-                    value = value.isoformat()
-                # tuple.__new__ builds the CellWrite without its Python-level __new__
-                # (half the cost, for the 350,000 writes of a 100,000-row first sync).
-                old = None if old == "" else old
-                writes.append(new_tuple(CellWrite, (title, row, col, value, old, None)))
-    return writes, blocked
 
 
 def summarize(

@@ -1,0 +1,71 @@
+"""What the domain reads: a worksheet's cells as a grid, and a book of worksheets."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class SheetGrid:
+    """One worksheet's values as a source read them.
+
+    `rows[r][c]` is the cell at 0-based row r, column c (rows may be ragged; a missing
+    cell is blank). `formula_cells` are the cells that hold a formula, and
+    `uncached_cells` those of them saved without a computed value.
+    """
+
+    title: str
+    rows: list[list[Any]]
+    formula_cells: frozenset[tuple[int, int]] = frozenset()
+    uncached_cells: frozenset[tuple[int, int]] = frozenset()
+
+    def cell(self, row: int, col: int) -> Any:
+        """The cell's value, None when blank or outside the grid."""
+        if row >= len(self.rows):
+            return None
+        cells = self.rows[row]
+        value = cells[col] if col < len(cells) else None
+        return None if value == "" else value
+
+
+class Book(Protocol):
+    """A snapshot of a spreadsheet: its worksheet titles and their grids."""
+
+    @property
+    def titles(self) -> Sequence[str]:
+        """The worksheet titles, in the spreadsheet's order."""
+        ...
+
+    @property
+    def preferred_title(self) -> str | None:
+        """The worksheet the location itself points at (a Google Sheets gid), if any."""
+        ...
+
+    def grids(self, titles: Sequence[str]) -> Mapping[str, SheetGrid]:
+        """The grids of these worksheets, read together."""
+        ...
+
+
+def column_letter(col: int) -> str:
+    """0-based column index to its letters: 0 -> A, 26 -> AA."""
+    letters = ""
+    col += 1
+    while col:
+        col, rem = divmod(col - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def column_index(letters: str) -> int:
+    """Column letters to a 0-based index: A -> 0, AA -> 26."""
+    index = 0
+    for char in letters.upper():
+        index = index * 26 + ord(char) - 64
+    return index - 1
+
+
+def cell_ref(row: int, col: int) -> str:
+    """0-based row and column to an A1 reference."""
+    return f"{column_letter(col)}{row + 1}"

@@ -1,0 +1,212 @@
+"""An Excel workbook (.xlsx, .xlsm) on disk, as a Source.
+
+Reading takes the saved values (formula results as Excel last computed them) from
+python-calamine, and which cells hold formulas from one streaming pass over the worksheet
+XML (calamine gives values only). Writing edits the package (see `workbook`) into a
+private temporary file beside the workbook, which then replaces it atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from xml.etree import ElementTree
+
+import python_calamine
+
+from milestone_sheets.changes import CellWrite, RowGuard
+from milestone_sheets.domain.grid import SheetGrid, column_letter
+from milestone_sheets.errors import SheetChangedError, SourceError
+from milestone_sheets.sources.excel import package, workbook, worksheet
+
+EXTENSIONS = (".xlsx", ".xlsm")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies the file's content: a change to any of these is a change."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    stat = path.stat()
+    return Fingerprint(stat.st_size, stat.st_mtime_ns, digest.hexdigest())
+
+
+def lock_files(path: Path) -> list[Path]:
+    """The lock files Excel and LibreOffice keep beside a workbook they have open."""
+    candidates = [path.with_name(f"~${path.name}"), path.with_name(f".~lock.{path.name}#")]
+    return [candidate for candidate in candidates if candidate.exists()]
+
+
+@dataclass
+class ExcelBook:
+    """A snapshot of a workbook: titles now, grids on demand, and the file's fingerprint."""
+
+    source: ExcelSource
+    package_map: workbook.PackageMap
+    fingerprint: Fingerprint
+    _cache: dict[str, SheetGrid] = field(default_factory=dict)
+
+    @property
+    def titles(self) -> list[str]:
+        return list(self.package_map.sheet_parts)
+
+    @property
+    def preferred_title(self) -> str | None:
+        return None
+
+    def grids(self, titles: Sequence[str]) -> dict[str, SheetGrid]:
+        missing = [title for title in titles if title not in self._cache]
+        if missing:
+            self._cache.update(self.source.read_grids(self.package_map, missing))
+        return {title: self._cache[title] for title in titles}
+
+    def write(self, writes: Sequence[CellWrite], guards: Sequence[RowGuard] = ()) -> list[str]:
+        # A workbook is checked whole (its fingerprint), so row guards are not needed.
+        return self.source.write(self, writes)
+
+
+class ExcelSource:
+    """An .xlsx or .xlsm workbook on disk."""
+
+    max_attempts = 2  # read, and on a change under us, read once more
+
+    def __init__(self, path: Path, backup: bool = False):
+        self.path = path.resolve()
+        self.location = str(self.path)
+        self.backup = backup
+
+    def read(self) -> ExcelBook:
+        if self.path.suffix.lower() not in EXTENSIONS:
+            raise SourceError(f"{self.path}: not an Excel workbook (.xlsx or .xlsm)")
+        if not self.path.exists():
+            raise SourceError(f"{self.path}: file not found")
+        try:
+            before = fingerprint(self.path)
+            with open(self.path, "rb") as stream:
+                entries = {entry.name: entry for entry in package.read_entries(stream)[0]}
+                package_map = workbook.read_package_map(stream, entries)
+        except (package.PackageError, ElementTree.ParseError, OSError) as err:
+            raise _unreadable(self.path, err) from None
+        return ExcelBook(self, package_map, before)
+
+    def read_grids(
+        self, package_map: workbook.PackageMap, titles: Sequence[str]
+    ) -> dict[str, SheetGrid]:
+        """Values from python-calamine, formulas from our own scan of each sheet's XML."""
+        grids = {}
+        try:
+            book = python_calamine.CalamineWorkbook.from_path(str(self.path))
+            with open(self.path, "rb") as stream:
+                entries = {entry.name: entry for entry in package.read_entries(stream)[0]}
+                for title in titles:
+                    rows = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+                    scan = worksheet.FormulaScan(frozenset(), frozenset())
+                    entry = entries.get(package_map.sheet_parts[title])
+                    if entry is not None:
+                        scan = worksheet.scan_formulas(package.iter_part(stream, entry))
+                    grids[title] = SheetGrid(title, rows, scan.formula_cells, scan.uncached_cells)
+        except (python_calamine.CalamineError, package.PackageError, worksheet.SheetXmlError,
+                OSError) as err:  # fmt: skip
+            raise _unreadable(self.path, err) from None
+        return grids
+
+    def write(self, book: ExcelBook, writes: Sequence[CellWrite]) -> list[str]:
+        """Write the cells into a private temporary copy, then replace the workbook."""
+        if not writes:
+            return []
+        locks = lock_files(self.path)
+        if locks:
+            raise SourceError(
+                f"{self.path}: the workbook is open in Excel or LibreOffice ({locks[0].name} "
+                "exists); close it and run again. Nothing was written."
+            )
+        edits: dict[str, dict[int, dict[int, worksheet.Edit]]] = {}
+        for write in writes:  # a CellWrite is a worksheet.Edit (col, value, style_like)
+            edits.setdefault(write.sheet, {}).setdefault(write.row + 1, {})[write.col] = write
+        try:
+            self._check_unchanged(book)
+            with _temporary_beside(self.path) as (temp, stream):
+                workbook.write_workbook(self.path, book.package_map, edits, stream)
+                stream.flush()
+                os.fsync(stream.fileno())
+                self._check_unchanged(book)
+                if self.backup:
+                    _keep_backup(self.path)
+                _replace(temp, self.path)
+            return []
+        except OSError as err:
+            raise SourceError(
+                f"{self.path}: cannot write: {err.strerror or err}. Nothing was written."
+            ) from None
+        except (package.PackageError, worksheet.SheetXmlError) as err:
+            raise SourceError(f"{self.path}: cannot write: {err}. Nothing was written.") from None
+
+    def _check_unchanged(self, book: ExcelBook) -> None:
+        if fingerprint(self.path) != book.fingerprint:
+            raise SheetChangedError(f"{self.path}: the workbook changed on disk during the sync")
+
+    def link(self, sheet: str, row: int, col: int = 0) -> str:
+        """The workbook's file:// URI and the cell: `file:///plans/plan.xlsx#Milestones!A7`."""
+        return f"{self.path.as_uri()}#{sheet}!{column_letter(col)}{row + 1}"
+
+
+def _unreadable(path: Path, err: Exception) -> SourceError:
+    """A workbook whose parts calamine or our own XML reading cannot make sense of."""
+    reason = err.strerror if isinstance(err, OSError) and err.strerror else err
+    return SourceError(f"{path}: not a readable Excel workbook ({reason})")
+
+
+@contextmanager
+def _temporary_beside(path: Path) -> Iterator[tuple[Path, BinaryIO]]:
+    """A new, uniquely named file in the workbook's folder, created exclusively (never
+    through a link someone planted) with the workbook's own mode from the start, and
+    removed unless it was moved into place."""
+    mode = path.stat().st_mode & 0o777
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(name)
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            yield temp, stream
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _replace(temp: Path, path: Path) -> None:
+    """Atomically put the finished temporary file in place, durable across a crash."""
+    os.replace(temp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def backup_path(path: Path) -> Path:
+    """Where `sync --backup` keeps the previous file: `plan.bak.xlsx` beside `plan.xlsx`."""
+    return path.with_name(f"{path.stem}.bak{path.suffix}")
+
+
+def _keep_backup(path: Path) -> None:
+    """Keep the current file as the backup: a copy made through a private temporary file."""
+    with _temporary_beside(path) as (temp, stream), open(path, "rb") as original:
+        shutil.copyfileobj(original, stream)
+        stream.flush()
+        shutil.copystat(path, temp)
+        os.replace(temp, backup_path(path))
