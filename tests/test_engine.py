@@ -5,14 +5,14 @@ from fractions import Fraction
 
 import pytest
 
-from milestone_sheets.engine import (
+from milestone_sheets.domain.rows import Record
+from milestone_sheets.domain.status import (
     Computed,
     StatusSettings,
     compute_milestone,
     earned_value,
     expected_share,
 )
-from milestone_sheets.model import Record
 
 T = date(2026, 6, 15)
 SETTINGS = StatusSettings()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import platform
 import re
 import zipfile
 from datetime import date
@@ -14,12 +13,12 @@ import pytest
 import python_calamine
 from conftest import Formula, digest, write_xlsx
 
+from milestone_sheets.app import sync
 from milestone_sheets.cli import main
 from milestone_sheets.config import parse_config
+from milestone_sheets.domain.evaluate import Settings
 from milestone_sheets.errors import SheetChangedError, SourceError
-from milestone_sheets.evaluate import Settings
 from milestone_sheets.sources.excel import ExcelSource
-from milestone_sheets.sync import sync
 
 AS_OF = "2026-06-15"
 COMPUTED = [
@@ -201,38 +200,44 @@ def test_no_header_is_a_clear_error(runner, tmp_path):
 def test_milestones_sheet_found_by_its_header_when_not_named(tmp_path, plan_rows):
     path = write_xlsx(tmp_path / "x.xlsx", {"Intro": [["Read me"]], "Plan 2026": plan_rows})
     config = parse_config({}, tmp_path)
-    result = sync(ExcelSource(path), Settings(), date(2026, 6, 15), dry_run=True)
+    result = sync(ExcelSource(path), date(2026, 6, 15), Settings(), dry_run=True)
     assert result.evaluation.milestones.sheet == "Plan 2026"
     assert config.source.worksheet is None
 
 
-def test_a_change_on_disk_during_the_sync_is_detected(tmp_path, plan_rows):
+def _touching_writer(monkeypatch, times):
+    """Someone saves the workbook (same bytes, a new mtime) while we write, `times` times."""
+    import os
+
+    from milestone_sheets.sources.excel import source as excel_source
+    from milestone_sheets.sources.excel import workbook
+
+    left = [times]
+    real = workbook.write_workbook
+
+    def write_workbook(path, package_map, edits, target):
+        real(path, package_map, edits, target)
+        if left[0]:
+            left[0] -= 1
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
+
+    monkeypatch.setattr(excel_source.workbook, "write_workbook", write_workbook)
+
+
+def test_a_change_on_disk_during_the_sync_is_detected(tmp_path, plan_rows, monkeypatch):
     path = write_xlsx(tmp_path / "plan.xlsx", {"Milestones": plan_rows})
-
-    class TouchingWriter:
-        """Someone saves the workbook while we write."""
-
-        def __init__(self, times):
-            self.times = times
-
-        def write(self, source, package, edits, target):
-            from milestone_sheets.sources.package_writer import PackageWriter
-
-            PackageWriter().write(source, package, edits, target)
-            if self.times:
-                self.times -= 1
-                source.write_bytes(source.read_bytes() + b"")  # same bytes, new mtime
-                import os
-
-                stat = source.stat()
-                os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
-
     before = digest(path)
-    with pytest.raises(SheetChangedError, match="gave up after 2 tries. Nothing was written"):
-        sync(ExcelSource(path, TouchingWriter(5)), Settings(), date(2026, 6, 15))
+    with monkeypatch.context() as patch:
+        _touching_writer(patch, 5)
+        with pytest.raises(SheetChangedError, match="gave up after 2 tries. Nothing was written"):
+            sync(ExcelSource(path), date(2026, 6, 15), Settings())
     assert digest(path) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx"]
     # Changed once: the sync reads again and succeeds.
-    result = sync(ExcelSource(path, TouchingWriter(1)), Settings(), date(2026, 6, 15))
+    with monkeypatch.context() as patch:
+        _touching_writer(patch, 1)
+        result = sync(ExcelSource(path), date(2026, 6, 15), Settings())
     assert result.written and result.attempts == 2
     assert openpyxl.load_workbook(path)["Milestones"]["N2"].value == "Done"
 
@@ -246,16 +251,18 @@ def test_backup_keeps_the_previous_file(runner, plan):
 
 
 def test_write_failure_leaves_the_workbook_and_no_temp_file(tmp_path, plan_rows, monkeypatch):
+    from milestone_sheets.sources.excel import source as excel_source
+
     path = write_xlsx(tmp_path / "plan.xlsx", {"Milestones": plan_rows})
     before = digest(path)
 
-    class FailingWriter:
-        def write(self, source, package, edits, target):
-            target.write_bytes(b"half a file")
-            raise OSError(28, "No space left on device")
+    def failing(path, package_map, edits, target):
+        target.write(b"half a file")
+        raise OSError(28, "No space left on device")
 
+    monkeypatch.setattr(excel_source.workbook, "write_workbook", failing)
     with pytest.raises(SourceError, match="No space left on device. Nothing was written"):
-        sync(ExcelSource(path, FailingWriter()), Settings(), date(2026, 6, 15))
+        sync(ExcelSource(path), date(2026, 6, 15), Settings())
     assert digest(path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.xlsx"]
 
@@ -370,30 +377,3 @@ def test_each_bad_input_names_its_cell_and_loses_nothing(
     assert message in check
     after = sheet_cells(path)
     assert {ref: xml for ref, xml in after.items() if ref in before} == before
-
-
-@pytest.mark.parametrize("isal", [True, False], ids=["ISA-L", "zlib only"])
-def test_a_large_sheet_is_deflated_faster_with_the_same_content(tmp_path, monkeypatch, isal):
-    """Above large_part_bytes the sheet is deflated at the FAST level (ISA-L's, or zlib's
-    level 2 without it): the same XML, a larger part; below it, the usual level."""
-    from milestone_sheets.sources import zippkg
-    from milestone_sheets.sources.package_writer import PackageWriter
-    from milestone_sheets.testing.generate import generate_plan
-
-    if isal and zippkg.isal_zlib is None:
-        wheels = ("x86_64", "AMD64", "aarch64", "arm64")  # setup.cfg installs it there
-        assert platform.machine() not in wheels, "python-isal did not install"
-        pytest.skip(f"python-isal is not installed on {platform.machine()}")
-    if not isal:
-        monkeypatch.setattr(zippkg, "isal_zlib", None)
-    written = {}
-    for name, threshold in (("usual", 1 << 40), ("large", 0)):
-        path = generate_plan(tmp_path / f"{name}.xlsx", 3000)
-        monkeypatch.setattr(PackageWriter, "large_part_bytes", threshold)
-        sync(ExcelSource(path), Settings(), date(2026, 6, 15))
-        with zipfile.ZipFile(path) as archive:
-            assert archive.testzip() is None  # every part's CRC-32 checks
-            info = archive.getinfo("xl/worksheets/sheet1.xml")
-            written[name] = (archive.read(info), info.compress_size)
-    assert written["usual"][0] == written["large"][0]
-    assert written["large"][1] > written["usual"][1] * 1.05

@@ -14,7 +14,7 @@ from lxml import etree
 from workbooks import AS_OF, EXPECTED_STATUS, FEATURES, build
 
 from milestone_sheets.cli import main
-from milestone_sheets.model import column_index
+from milestone_sheets.domain.grid import column_index
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
 VBA = Path(__file__).parent / "data" / "vbaProject.bin"

@@ -10,7 +10,7 @@ import pytest
 from conftest import write_xlsx
 
 from milestone_sheets.cli import main
-from milestone_sheets.goals import checkpoints, compute_goal, task_status
+from milestone_sheets.domain.goals import checkpoints, compute_goal, task_status
 
 T = date(2026, 6, 15)
 

@@ -8,8 +8,8 @@ from datetime import date, timedelta
 import pytest
 from conftest import write_xlsx
 
+from milestone_sheets.changes import CellWrite
 from milestone_sheets.cli import main
-from milestone_sheets.sources.base import CellWrite
 from milestone_sheets.sources.google import group_ranges, parse_location
 
 KEY = "1AbCdEfGhIjKlMnOp_qrs-TUV"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import email
 import email.policy
-import zipfile
 from datetime import date
 from pathlib import Path
 
@@ -322,28 +321,6 @@ def test_alerts_go_to_the_outbox_without_send(runner, plan, tmp_path):
     assert "Wrote 1 emails as alerts" in result.output
     (alert,) = outbox(tmp_path).values()
     assert "M2 Seed round is now Overdue" in text(alert)
-
-
-def test_a_built_wheel_carries_the_templates(tmp_path):
-    import subprocess
-    import sys
-
-    root = Path(__file__).resolve().parents[1]
-    done = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                           "-w", str(tmp_path), str(root)], capture_output=True, text=True, timeout=300)  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    (wheel,) = tmp_path.glob("*.whl")
-    names = zipfile.ZipFile(wheel).namelist()
-    for template in (
-        "review.txt",
-        "review.html",
-        "digest.txt",
-        "digest.html",
-        "alert.txt",
-        "alert.html",
-        "report.html",
-    ):
-        assert f"milestone_sheets/templates/{template}" in names
 
 
 def test_the_rate_limit_spaces_messages(tmp_path, smtp_server):

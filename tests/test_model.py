@@ -4,9 +4,12 @@ from datetime import date
 
 import pytest
 
-from milestone_sheets.engine import StatusSettings
-from milestone_sheets.evaluate import Settings, evaluate_table, plan_writes
-from milestone_sheets.model import MILESTONES, SheetGrid, column_index, column_letter, find_header
+from milestone_sheets.changes import plan_writes
+from milestone_sheets.domain.evaluate import Settings, evaluate_table
+from milestone_sheets.domain.fields import MILESTONES
+from milestone_sheets.domain.grid import SheetGrid, column_index, column_letter
+from milestone_sheets.domain.rows import find_header
+from milestone_sheets.domain.status import StatusSettings
 
 T = date(2026, 6, 15)
 
@@ -233,35 +236,3 @@ class GridBook:
 
     def grids(self, titles):
         return {title: self.by_title[title] for title in titles}
-
-
-@pytest.mark.parametrize(
-    ("uncached", "passes", "problems"),
-    [
-        ((), 1, []),
-        ({(1, 4)}, 1, []),  # in a column no field reads: the saved values stood
-        ({(0, 3)}, 1, []),  # in the header row
-        ({(1, 3)}, 2, ["Milestones!D2: Budget is a formula with no saved value"]),
-    ],
-)
-def test_evaluation_computes_again_only_for_a_formula_without_value_in_a_read_column(
-    monkeypatch, uncached, passes, problems
-):
-    from milestone_sheets import evaluate as ev
-
-    calls = []
-    real = ev._computed_tables
-
-    def counted(*args):
-        calls.append(args[-1])
-        return real(*args)
-
-    monkeypatch.setattr(ev, "_computed_tables", counted)
-    rows = [["Name", "Owner", "Due", "Budget", "Notes"], ["A", "Ana", "2026-07-01", 0.0, "x"]]
-    g = grid(rows, formulas=uncached, uncached=uncached)
-    evaluation = ev.evaluate(GridBook(g), Settings(), T)
-    assert len(calls) == passes
-    assert calls[0] == frozenset()  # the first pass takes every saved value as given
-    assert evaluation.problems == problems
-    status = next(w.value for w in evaluation.writes if w.row == 1 and w.col == 5)
-    assert status == ("Invalid" if problems else "On track")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from milestone_sheets.sources.sheetxml import (
+from milestone_sheets.sources.excel.worksheet import (
     CellEdit,
     FormulaCellError,
     rewrite_sheet,

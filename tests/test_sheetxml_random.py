@@ -16,12 +16,9 @@ import re
 import pytest
 from lxml import etree
 
-from milestone_sheets.model import column_index, column_letter
-from milestone_sheets.sources.sheetxml import (
+from milestone_sheets.domain.grid import column_index, column_letter
+from milestone_sheets.sources.excel.worksheet import (
     CellEdit,
-    RowCut,
-    rewrite_first_half,
-    rewrite_second_half,
     rewrite_sheet,
     scan_formulas,
 )
@@ -193,23 +190,3 @@ def test_random_sheets_match_the_model(seed):
     # A cleared cell may stay as an empty one (where cells after it carry no reference,
     # it must): an empty cell without a style and no cell read the same.
     assert blank_free(actual_after(out)) == blank_free(expected_after(model, edits))
-
-
-@pytest.mark.parametrize("seed", range(200))
-def test_halves_edited_apart_join_into_the_whole_edit(seed):
-    """The first half (up to a row cut) and the second, each edited from its own read of
-    the part, as two processes do, give the bytes of one edit of the whole part."""
-    rng = random.Random(seed)
-    _, _, edits, data, chunks = random_case(rng)
-    at = rng.randint(0, len(data))
-    first = b"".join(rewrite_first_half(RowCut(chunks, at), edits))
-    other = RowCut(chunks, at)
-    for _ in other.before():
-        pass
-    second = b"".join(rewrite_second_half(other, edits))
-    assert first + second == b"".join(rewrite_sheet(chunks, edits))
-    if other.rest is None:
-        assert second == b""
-    else:
-        assert second.startswith(b"<row")  # cut before a row, whose number it carries
-        assert b'r="' in second[: second.index(b">")]

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 from datetime import date
 
 import filelock
 import openpyxl
-import pytest
 from conftest import write_xlsx
 
 from milestone_sheets.cli import main
 from milestone_sheets.config import load_config
-from milestone_sheets.sources.zippkg import prefetched
 
 
 def team_plan(path, due="2026-07-01"):
@@ -83,37 +80,3 @@ def test_a_second_sync_of_the_same_source_gives_up_while_the_first_runs(runner, 
         main, ["--config", str(config_path), "sync", str(plan.resolve()), "--as-of", "2026-06-15"]
     )
     assert result.exit_code == 0
-
-
-def test_prefetched_chunks_come_in_order_and_errors_reach_the_consumer():
-    assert list(prefetched(iter([b"a", b"b", b"c"]))) == [b"a", b"b", b"c"]
-
-    def failing():
-        yield b"a"
-        raise OSError("disk gone")
-
-    with pytest.raises(OSError, match="disk gone"):
-        list(prefetched(failing()))
-    # A consumer that stops early does not leave the producer thread behind.
-    before = threading.active_count()
-    chunks = prefetched(iter([b"x"] * 100), depth=1)
-    next(chunks)
-    chunks.close()
-    assert threading.active_count() == before
-
-
-def test_only_a_single_sync_leaves_its_objects_for_the_process_end(runner, tmp_path, monkeypatch):
-    """The console script keeps a sync's objects until it ends the process (cli.run);
-    under --all each source's are freed before the next is read, so they never add up."""
-    from milestone_sheets import cli
-
-    left: list = []
-    monkeypatch.setattr(cli, "_left_for_exit", left)
-    team_plan(tmp_path / "a.xlsx")
-    team_plan(tmp_path / "b.xlsx")
-    config = config_with(tmp_path, "a.xlsx", "b.xlsx")
-    args = ["--config", str(config), "sync", "--as-of", "2026-06-15"]
-    assert runner.invoke(main, [*args, "--all"]).exit_code == 0
-    assert left == []
-    assert runner.invoke(main, [*args, str(tmp_path / "a.xlsx")]).exit_code == 0
-    assert len(left) == 1 and left[0].evaluation.milestones.records

@@ -4,7 +4,7 @@ from datetime import date, datetime
 
 import pytest
 
-from milestone_sheets import values as v
+from milestone_sheets.domain import values as v
 
 
 @pytest.mark.parametrize("raw", [None, "", "  ", "-", "n/a", "N/A", "na", "TBD", "?"])
@@ -213,23 +213,5 @@ def test_column_parser_matches_the_scalar_parsers(kind):
         got = values[index]
         assert (got, problems.get(index)) == (expected, message) or (
             got != got and expected != expected  # NaN stays NaN
-        ), f"{kind} {cell!r}"
-        assert type(got) is type(expected), f"{kind} {cell!r}"
-
-
-@pytest.mark.parametrize("kind", ["text", "date", "money", "number", "fraction", "email", "done"])
-@pytest.mark.parametrize("without", [int, float])
-def test_a_repetitive_column_parses_each_value_once_with_the_same_results(kind, without):
-    # Repeated values (without booleans, and without ints or floats: equal values of
-    # those types are told apart only cell by cell) take the path that parses each
-    # distinct value once.
-    cells = [cell for cell in MIXED_CELLS if type(cell) not in (bool, without)] * 5
-    assert v._parse_distinct(kind, cells, "Field", "DMY") is not None
-    values, problems = v.parse_column(kind, cells, "Field")
-    for index, cell in enumerate(cells):
-        expected, message = _scalar(kind, cell, "Field")
-        got = values[index]
-        assert (got, problems.get(index)) == (expected, message) or (
-            got != got and expected != expected
         ), f"{kind} {cell!r}"
         assert type(got) is type(expected), f"{kind} {cell!r}"
