@@ -25,8 +25,6 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import filelock
-
 from milestone_sheets.changes import Changes, plan_changes
 from milestone_sheets.config import CONFIG_NAME, Config, load_config, parse_config
 from milestone_sheets.domain.evaluate import Evaluation, Settings, TableResult
@@ -168,6 +166,8 @@ def sync(
 @contextmanager
 def source_lock(state_dir: Path, location: str) -> Iterator[None]:
     """One sync per source at a time: a second cron run for the same sheet gives up at once."""
+    import filelock  # only a sync needs it (and it costs start-up time)
+
     locks = state_dir / "locks"
     locks.mkdir(parents=True, exist_ok=True, mode=0o700)
     name = hashlib.sha256(location.encode()).hexdigest()[:16]

@@ -285,13 +285,23 @@ def parse_column(
     parse = _PARSERS[kind]
     values: list[Any] = []
     problems: dict[int, str] = {}
+    # A column repeats itself (owners, teams, dates, progress steps): each distinct cell
+    # is parsed once. The key holds the type, since equal values of different types read
+    # differently (True == 1 == 1.0); a float zero is parsed each time, as -0.0 == 0.0.
+    seen: dict[tuple[type, Any], tuple[Any, str | None]] = {}
     for index, cell in enumerate(cells):
         if cell is None:
             values.append(None)
             continue
-        try:
-            values.append(parse(cell, label, date_order))
-        except ValueProblem as problem:
-            values.append(None)
-            problems[index] = str(problem)
+        key = (type(cell), cell)
+        known = seen.get(key) if cell != 0.0 or type(cell) is not float else None
+        if known is None:
+            try:
+                known = (parse(cell, label, date_order), None)
+            except ValueProblem as problem:
+                known = (None, str(problem))
+            seen[key] = known
+        values.append(known[0])
+        if known[1] is not None:
+            problems[index] = known[1]
     return values, problems

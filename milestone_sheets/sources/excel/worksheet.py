@@ -8,6 +8,7 @@ part is processed one chunk of whole rows at a time.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -60,7 +61,10 @@ class _Patterns:
         p = re.escape(prefix)
         self.row_end = b"</" + prefix + b"row>"
         self.row_open = b"<" + prefix + b"row"
-        self.cell = re.compile(rb"<" + p + rb"c\b([^>]*?)(?:/>|>(.*?)</" + p + rb"c>)", re.S)
+        # A cell; groups: its attributes, its reference's column letters (if it has one).
+        self.cell = re.compile(
+            rb"<" + p + rb'c\b((?:[^>]*?\sr="([A-Z]+)\d*")?[^>]*?)(?:/>|>.*?</' + p + rb"c>)", re.S
+        )
         self.formula = re.compile(rb"<" + p + rb"f[\s/>]")
         self.value = re.compile(rb"<" + p + rb"v[\s/>]")
         self.sheet_data_end = b"</" + prefix + b"sheetData>"
@@ -159,7 +163,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
             if start < 0 or end < 0 or not ref or not ref.group(1) or not ref.group(2):
                 position = _position_without_ref(chunk, start, patterns, rows_before)
             else:
-                position = (int(ref.group(2)) - 1, column_index(ref.group(1).decode()))
+                position = (int(ref.group(2)) - 1, _column_of(ref.group(1)))
             formulas.add(position)
             if not _has_saved_value(chunk, start, tag_end, at, end, patterns):
                 uncached.add(position)
@@ -224,14 +228,11 @@ def _position_without_ref(
         row_start = match.end()
     col = -1
     for match in patterns.cell.finditer(chunk, row_start, cell_start):
-        ref = _ATTR_R.search(match.group(1))
-        col = column_index(ref.group(1).decode()) if ref and ref.group(1) else col + 1
+        letters = match.group(2)
+        col = _column_of(letters) if letters else col + 1
     own = patterns.cell.match(chunk, cell_start)
-    ref = _ATTR_R.search(own.group(1)) if own else None
-    if ref and ref.group(1):
-        col = column_index(ref.group(1).decode())
-    else:
-        col += 1
+    letters = own.group(2) if own else None
+    col = _column_of(letters) if letters else col + 1
     return row_number - 1, col
 
 
@@ -254,6 +255,12 @@ class FormulaCellError(SheetXmlError):
     """A write aimed at a cell holding a formula; the caller should never ask for it."""
 
 
+@functools.lru_cache(maxsize=1024)
+def _column_of(letters: bytes) -> int:
+    """0-based column of a reference's letters (a sheet has few distinct columns)."""
+    return column_index(letters.decode())
+
+
 _Cell = tuple[int, int, int, int]  # column, start, end, end of the start tag
 
 
@@ -270,9 +277,9 @@ def _all_cells(chunk: bytes, start: int, end: int, patterns: _Patterns) -> tuple
     col = -1
     referenced = True
     for match in patterns.cell.finditer(chunk, start, end):
-        ref = _ATTR_R.search(match.group(1))
-        if ref and ref.group(1):
-            col = column_index(ref.group(1).decode())
+        letters = match.group(2)
+        if letters:
+            col = _column_of(letters)
         else:
             col, referenced = col + 1, False
         cells.append((col, match.start(), match.end(), match.end(1)))
