@@ -1,0 +1,30 @@
+"""The documents stay true: the CLI reference matches --help, the README's module map
+matches the tree."""
+
+from __future__ import annotations
+
+import re
+import runpy
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_cli_reference_is_generated_from_help():
+    reference = runpy.run_path(str(ROOT / "scripts" / "cli_reference.py"))["reference"]
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == reference(), (
+        "docs/cli.md is stale: run python scripts/cli_reference.py"
+    )
+
+
+def test_the_readme_module_map_matches_the_package():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## How it is built", 1)[1].split("\n## ", 1)[0]
+    listed = set(re.findall(r"`(milestone_sheets/[\w/]+\.py)`", section))
+    package = ROOT / "milestone_sheets"
+    actual = {
+        p.relative_to(ROOT).as_posix()
+        for p in package.rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")
+    }
+    assert listed == actual, f"missing: {sorted(actual - listed)}; gone: {sorted(listed - actual)}"
