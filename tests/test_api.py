@@ -39,10 +39,15 @@ def test_open_evaluate_sync_and_frames(tmp_path):
 def test_a_config_and_a_worksheet_setting(tmp_path):
     path = tmp_path / "plan.xlsx"
     build_workbook(path, AS_OF)
-    (tmp_path / "milestone-sheets.toml").write_text("[status]\nat_risk_behind = 0.9\n", "utf-8")
-    config = ms.load_config(tmp_path / "milestone-sheets.toml")
-    outcome = ms.evaluate(ms.open_source(path, config), AS_OF, ms.settings_for(config))
-    assert "At risk" not in set(outcome.frame()["Status"])  # 90 points behind is never reached
+    statuses = {}
+    for behind in ("0.0", "1.0"):
+        config_path = tmp_path / "milestone-sheets.toml"
+        config_path.write_text(f"[status]\nat_risk_behind = {behind}\n", "utf-8")
+        config = ms.load_config(config_path)
+        outcome = ms.evaluate(ms.open_source(path, config), AS_OF, ms.settings_for(config))
+        statuses[behind] = list(outcome.frame()["Status"])
+    # Any progress behind the straight line is At risk at 0; at 1, only over budget is.
+    assert statuses["0.0"].count("At risk") > statuses["1.0"].count("At risk")
 
 
 def test_an_absent_table_is_an_empty_frame(tmp_path):
