@@ -6,7 +6,6 @@ holds the user's formula is never written; it is reported instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple
@@ -122,8 +121,3 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                     value = value.isoformat()
                 writes.append(CellWrite(grid.title, row, col, value, old))
     return writes, blocked
-
-
-def summary_of(writes: Sequence[CellWrite]) -> str:
-    """`12 cells`, for messages."""
-    return f"{len(writes)} cell" + ("" if len(writes) == 1 else "s")
