@@ -103,21 +103,27 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                 CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
             )
             next_col += 1
+    targets = [(name, columns[name]) for name in table.spec.computed]
+    formula_cells, rows = grid.formula_cells, grid.rows
     for record, computed in zip(table.records, table.computed, strict=True):
         row = record.row - 1
+        cells = rows[row] if row < len(rows) else []
         values = computed.column_values()
-        for name in table.spec.computed:
-            col = columns[name]
-            if (row, col) in grid.formula_cells:
+        for name, col in targets:
+            if formula_cells and (row, col) in formula_cells:
                 if not record.skipped:
                     blocked.append(
                         f"{grid.title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
                         "it was not overwritten (clear it to let milestone-sheets fill it)"
                     )
                 continue
-            old, value = grid.cell(row, col), values[name]
-            if not _same(old, value):
-                if isinstance(value, date):
-                    value = value.isoformat()
-                writes.append(CellWrite(grid.title, row, col, value, old))
+            value = values[name]
+            old = cells[col] if col < len(cells) else None
+            if old == "":
+                old = None
+            if old is value or _same(old, value):
+                continue
+            if isinstance(value, date):
+                value = value.isoformat()
+            writes.append(CellWrite(grid.title, row, col, value, old))
     return writes, blocked

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -48,6 +49,7 @@ class Book(Protocol):
         ...
 
 
+@functools.lru_cache(maxsize=1 << 14)  # a sheet has few distinct columns
 def column_letter(col: int) -> str:
     """0-based column index to its letters: 0 -> A, 26 -> AA."""
     letters = ""

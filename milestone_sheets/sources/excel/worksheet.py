@@ -270,19 +270,48 @@ def _style(chunk: bytes, cell: _Cell) -> bytes | None:
     return found.group(1) if found else None
 
 
-def _all_cells(chunk: bytes, start: int, end: int, patterns: _Patterns) -> tuple[list[_Cell], bool]:
-    """Every cell of a row body, counting columns where a cell has no `r` attribute; and
-    whether every cell has one."""
+def _tail_cells(
+    chunk: bytes, start: int, end: int, first_col: int, patterns: _Patterns
+) -> tuple[list[_Cell], bool]:
+    """The cells of a row body from the last one before column `first_col` to its end,
+    in order; and whether each of them has an `r` attribute.
+
+    Found from the row's end backwards, so a row whose cells carry references (as every
+    spreadsheet application writes them) costs only its last few cells. A cell without a
+    reference takes its column from the one before it, so where references are missing
+    the walk goes back to the row's first cell and counts.
+    """
+    opening, closing = patterns.cell_open, patterns.cell_close
+    found: list[tuple[int, int, bytes | None]] = []  # (start, end of start tag, letters)
+    pos = end
+    while (at := chunk.rfind(opening, start, pos)) >= 0:
+        pos = at
+        if chunk[at + len(opening)] not in _CELL_NAME_END:  # <color> in rich text
+            continue
+        tag_end = chunk.find(b">", at, end) + 1
+        if tag_end == 0:
+            raise SheetXmlError("a cell's start tag is not closed")
+        ref = _ATTR_R.search(chunk, at, tag_end)
+        letters = ref.group(1) if ref else None
+        found.append((at, tag_end, letters))
+        if letters and _column_of(letters) < first_col:
+            break
     cells = []
     col = -1
     referenced = True
-    for match in patterns.cell.finditer(chunk, start, end):
-        letters = match.group(2)
+    for at, tag_end, letters in reversed(found):
         if letters:
             col = _column_of(letters)
         else:
             col, referenced = col + 1, False
-        cells.append((col, match.start(), match.end(), match.end(1)))
+        if chunk[tag_end - 2] == 47:  # "/>": an empty cell
+            cell_end = tag_end
+        else:
+            cell_end = chunk.find(closing, tag_end, end)
+            if cell_end < 0:
+                raise SheetXmlError("a cell is not closed")
+            cell_end += len(closing)
+        cells.append((col, at, cell_end, tag_end))
     return cells, referenced
 
 
@@ -345,7 +374,9 @@ def _edit_row(
         body_start, body_end = tag.end(), row_end - len(patterns.row_end)
     columns = sorted(edits)
     row_text = str(row_number)
-    cells, all_referenced = _all_cells(chunk, body_start, body_end, patterns)
+    looks = [edit.style_like for edit in edits.values() if edit.style_like is not None]
+    first_col = min(columns[0], *looks) if looks else columns[0]
+    cells, all_referenced = _tail_cells(chunk, body_start, body_end, first_col, patterns)
     # Where cells go without a reference, each is placed by the one before it: a cleared
     # cell then stays as an empty one, so that those after it keep their columns.
     keep_empty = not all_referenced
