@@ -17,7 +17,6 @@ subclasses carrying the command line's exit code.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,8 +35,9 @@ from milestone_sheets.errors import (
     MilestoneSheetsError,
     SheetChangedError,
     SourceError,
+    UnexpectedError,
 )
-from milestone_sheets.files import write_atomically
+from milestone_sheets.files import private_folder, write_atomically
 from milestone_sheets.sources import Source
 from milestone_sheets.sources import open_source as _open_source
 
@@ -164,20 +164,24 @@ def sync(
 
 
 @contextmanager
-def source_lock(state_dir: Path, location: str) -> Iterator[None]:
-    """One sync per source at a time: a second cron run for the same sheet gives up at once."""
+def source_lock(source: Source, state_dir: Path) -> Iterator[None]:
+    """One sync per source at a time: a second run for the same sheet, under any config,
+    gives up at once."""
     import filelock  # only a sync needs it (and it costs start-up time)
 
-    locks = state_dir / "locks"
-    locks.mkdir(parents=True, exist_ok=True, mode=0o700)
-    name = hashlib.sha256(location.encode()).hexdigest()[:16]
-    lock = filelock.FileLock(str(locks / f"{name}.lock"), timeout=0)
+    path = source.lock_path(state_dir)
+    if path.parent == state_dir / "locks":
+        private_folder(path.parent)
+    lock = filelock.FileLock(str(path), timeout=0, mode=0o666)
     try:
         lock.acquire()
     except filelock.Timeout:
         raise SourceError(
-            f"{location}: another milestone-sheets sync of this source is running; nothing was written"
+            f"{source.location}: another milestone-sheets sync of this source is running "
+            f"(it holds {path}); nothing was written"
         ) from None
+    except OSError as err:
+        raise SourceError(f"{source.location}: cannot take the lock {path}: {err}") from None
     try:
         yield
     finally:
@@ -220,7 +224,7 @@ def sync_source(
 ) -> SyncRun:
     """Sync one source under its lock, then mail the alerts it calls for (--notify)."""
     source = _open_source(location, config, backup=options.backup)
-    with source_lock(config.review.state, source.location):
+    with source_lock(source, config.review.state):
         outcome = sync(source, as_of, settings, dry_run=options.dry_run)
     run = SyncRun(source.location, outcome)
     if options.notify and outcome.written:
@@ -257,6 +261,8 @@ def sync_all(
             runs.append(sync_source(config, location, settings, as_of, options))
         except MilestoneSheetsError as err:
             runs.append(SyncRun(location, error=err))
+        except Exception as err:  # noqa: BLE001 - one source's failure stops none of the others
+            runs.append(SyncRun(location, error=UnexpectedError(err)))
     return runs
 
 

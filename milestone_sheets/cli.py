@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -512,15 +513,29 @@ def _print_delivery(delivery: app.Delivery, what: str) -> int:
             click.echo(f"Already sent {what}, not sent again: {len(report.already_sent)} "
                        "(use --resend to send them again)")  # fmt: skip
         click.echo(f"Sent {len(report.sent)} emails {what}.")
+        for item in report.interrupted:
+            click.echo(f"  sent again after an interrupted run (same Message-ID): "
+                       f"{item.kind} to {item.recipient}")  # fmt: skip
         if report.failures:
             click.secho(f"Not delivered ({len(report.failures)}):", err=True, fg="red")
             for address, reason in report.failures:
                 click.echo(f"  {address}: {reason}", err=True)
+        if report.stopped:
+            click.secho(f"Sending stopped: {report.stopped}", err=True, fg="red")
+            click.echo(f"Not sent yet: {len(report.unsent)} emails {what}; the next run "
+                       "sends them.", err=True)  # fmt: skip
     return delivery.exit_code
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    """SIGTERM (systemd's stop, a cron timeout) unwinds like an error, so that a temporary
+    file is removed and a lock released on the way out."""
+    raise SystemExit(128 + signum)
 
 
 def run() -> None:
     """The console script."""
+    signal.signal(signal.SIGTERM, _terminate)
     main()
 
 

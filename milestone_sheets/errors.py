@@ -33,7 +33,18 @@ class StructureError(MilestoneSheetsError):
     exit_code = 2
 
 
-# Not an error class: the exit code of an error the tool did not foresee (a bug, or a
-# machine problem such as a full disk), so that cron and systemd never count one as a
-# run that went well or one that only found data problems.
+# The exit code of an error the tool did not foresee (a bug, or a machine problem such
+# as a full disk), so that cron and systemd never count one as a run that went well or
+# one that only found data problems.
 UNEXPECTED_EXIT_CODE = 5
+
+
+class UnexpectedError(MilestoneSheetsError):
+    """An error the tool did not foresee, caught where one source must not stop the
+    others (`sync --all`); `cause` is the original exception (exit 5)."""
+
+    exit_code = UNEXPECTED_EXIT_CODE
+
+    def __init__(self, cause: BaseException):
+        super().__init__(f"unexpected error: {type(cause).__name__}: {cause}")
+        self.cause = cause

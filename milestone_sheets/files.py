@@ -1,12 +1,81 @@
-"""Small file helpers."""
+"""Writing files without losing or exposing anything: the one way this package writes.
+
+Every file is written to a new temporary file in the target's folder, created exclusively
+(never through a link someone planted) and with its final mode from the start, then moved
+over the target with an atomic rename. A failure at any point, SIGTERM included (see
+`cli`), removes the temporary file and leaves the target as it was.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
+
+PRIVATE_FILE = 0o600
+PRIVATE_FOLDER = 0o700
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """Write a whole file or nothing: a temporary file beside it, then a rename."""
-    temp = path.with_name(f".{path.name}.tmp")
-    temp.write_bytes(data)
-    temp.replace(path)
+def private_folder(path: Path) -> Path:
+    """A folder only its user can read (state, outbox), created if missing."""
+    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    return path
+
+
+@contextmanager
+def temporary_beside(path: Path, mode: int = PRIVATE_FILE) -> Iterator[tuple[Path, BinaryIO]]:
+    """A new, uniquely named file in `path`'s folder with `mode` from its first byte;
+    removed unless `replace` moved it into place."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = Path(name)
+    try:
+        os.fchmod(descriptor, mode)
+        with os.fdopen(descriptor, "wb") as stream:
+            yield temp, stream
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def keep_owner(stream: BinaryIO, original: os.stat_result, source: Path) -> None:
+    """Give a replacement file the original's owner and group (where this user may) and
+    its extended attributes (ACLs, security labels, user attributes)."""
+    descriptor = stream.fileno()
+    for uid, gid in ((original.st_uid, original.st_gid), (-1, original.st_gid)):
+        try:
+            os.fchown(descriptor, uid, gid)
+            break
+        except PermissionError:
+            continue
+    try:
+        names = os.listxattr(source)
+    except OSError:  # no extended attributes on this file system
+        return
+    for name in names:
+        try:
+            os.setxattr(descriptor, name, os.getxattr(source, name))
+        except OSError as err:
+            if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EACCES):
+                raise
+
+
+def replace(temp: Path, path: Path, stream: BinaryIO) -> None:
+    """Make the finished temporary file durable, then atomically put it in place."""
+    stream.flush()
+    os.fsync(stream.fileno())
+    os.replace(temp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def write_atomically(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
+    """Write a whole file or nothing, private to the user unless `mode` says otherwise."""
+    with temporary_beside(path, mode) as (temp, stream):
+        stream.write(data)
+        replace(temp, path, stream)

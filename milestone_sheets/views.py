@@ -99,12 +99,26 @@ def to_json(rows: Any) -> str:
     return json.dumps(rows, indent=2, ensure_ascii=False)
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet opening the CSV will not run as a formula: text that begins
+    like one gets a leading apostrophe (numbers stay numbers)."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: Iterable[dict[str, Any]], keys: Sequence[str] = STATUS_KEYS) -> str:
+    """CSV with a header row; text cells neutralised against formula injection."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=keys, lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
     writer.writeheader()
     for row in rows:
-        writer.writerow({key: "" if value is None else value for key, value in row.items()})
+        writer.writerow({key: csv_safe(value) for key, value in row.items()})
     return buffer.getvalue()
 
 

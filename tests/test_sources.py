@@ -8,8 +8,8 @@ import filelock
 import openpyxl
 from conftest import write_xlsx
 
+import milestone_sheets
 from milestone_sheets.cli import main
-from milestone_sheets.config import load_config
 
 
 def team_plan(path, due="2026-07-01"):
@@ -63,15 +63,14 @@ def test_sync_all_needs_sources(runner, tmp_path):
 
 
 def test_a_second_sync_of_the_same_source_gives_up_while_the_first_runs(runner, tmp_path):
+    """The lock is the workbook's, not the config's: a sync under another config (another
+    state folder) waits its turn too."""
     plan = team_plan(tmp_path / "a.xlsx")
     config_path = config_with(tmp_path, "a.xlsx")
-    config = load_config(config_path)
-    import hashlib
-
-    name = hashlib.sha256(str(plan.resolve()).encode()).hexdigest()[:16]
-    lock_dir = config.review.state / "locks"
-    lock_dir.mkdir(parents=True)
-    with filelock.FileLock(str(lock_dir / f"{name}.lock")):
+    other = tmp_path / "other"
+    other.mkdir()
+    holder = milestone_sheets.open_source(plan)
+    with filelock.FileLock(str(holder.lock_path(other / ".milestone-sheets"))):
         result = runner.invoke(main, ["--config", str(config_path), "sync", str(plan.resolve())])
     assert result.exit_code == 3
     assert "another milestone-sheets sync of this source is running" in result.output

@@ -17,6 +17,9 @@ from typing import Any
 NOT_GIVEN_TOKENS = frozenset({"", "-", "n/a", "na", "tbd", "?"})
 SPREADSHEET_EPOCH = date(1899, 12, 30)  # serial day 0 in Excel (1900 system) and Sheets
 MAX_SERIAL = 2958465  # 9999-12-31
+# Past 15 significant digits a spreadsheet keeps no exact figure: no plan's money or
+# metric is that large, and such a cell (1e308, an overflowing formula) is a typo.
+MAX_NUMBER = 1e15
 
 
 class ValueProblem(ValueError):
@@ -33,9 +36,11 @@ def is_not_given(value: Any) -> bool:
 
 
 def format_number(value: float | int | Decimal) -> str:
-    """A number as a person would write it: 500, 12.5, -1234.75."""
+    """A number as a person would write it: 500, 12.5, -1234.75 (1e+300 when huge)."""
     if isinstance(value, bool):
         return str(value).upper()
+    if isinstance(value, (int, float)) and not abs(value) < MAX_NUMBER:  # huge, inf, nan
+        return f"{Decimal(value):.6g}" if isinstance(value, int) else f"{value:g}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, Decimal):
@@ -152,16 +157,26 @@ def parse_money(value: Any, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not an amount")
     if isinstance(value, (int, float)):
-        if value < 0:
+        number = _bounded(value, label, format_number(value))
+        if number < 0:
             raise ValueProblem(f"{label} {format_number(value)} is negative")
-        return float(value)
+        return number
     text = str(value).strip()
     amount = _parse_amount_text(text)
     if amount is None:
         raise ValueProblem(f"{label} '{text}' is not an amount")
     if amount < 0:
         raise ValueProblem(f"{label} {text} is negative")
-    return float(amount)
+    return _bounded(amount, label, text)
+
+
+def _bounded(value: float | int | Decimal, label: str, shown: str) -> float:
+    """The value as a float, if it is a finite number a plan can hold."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueProblem(f"{label} {shown} is not a number (an error or overflow in the cell)")
+    if not -MAX_NUMBER < value < MAX_NUMBER:
+        raise ValueProblem(f"{label} {shown} is too large (at most 15 digits)")
+    return float(value)
 
 
 def parse_number(value: Any, label: str) -> float | None:
@@ -171,12 +186,12 @@ def parse_number(value: Any, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a number")
     if isinstance(value, (int, float)):
-        return float(value)
+        return _bounded(value, label, format_number(value))
     text = str(value).strip()
     amount = _parse_amount_text(text)
     if amount is None:
         raise ValueProblem(f"{label} '{text}' is not a number")
-    return float(amount)
+    return _bounded(amount, label, text)
 
 
 _PERCENT = re.compile(r"^(-?\d+(?:\.\d+)?|-?\.\d+)\s*%$")
@@ -190,7 +205,8 @@ def parse_fraction(value: Any, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a percentage")
     if isinstance(value, (int, float)):
-        number, shown = float(value), format_number(value)
+        shown = format_number(value)
+        number = _bounded(value, label, shown)
     else:
         text = str(value).strip()
         match = _PERCENT.match(text)

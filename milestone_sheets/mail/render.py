@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import email.policy
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,12 @@ def _clean(text: str) -> str:
 
 
 def address(name: str, email: str) -> Address:
+    """A header address; the domain in its ASCII (IDNA) form, which every server takes."""
     local, _, domain = email.partition("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        raise ConfigError(f"{email!r}: the domain is not a valid internationalised name") from None
     return Address(display_name=_clean(name), username=local, domain=domain)
 
 
@@ -62,14 +68,19 @@ class Renderer:
         self, text: str, html: str, to_name: str, to_email: str, subject: str
     ) -> EmailMessage:
         """multipart/alternative: text/plain, then text/html, both UTF-8."""
-        message = EmailMessage()
+        to = address(to_name, to_email)
+        # A local part that is not ASCII travels as UTF-8 (SMTPUTF8), never as an
+        # encoded-word, which would make it another address.
+        international = not (to.username.isascii() and self.sender.username.isascii())
+        message = EmailMessage(
+            policy=email.policy.SMTPUTF8 if international else email.policy.default
+        )
         message["Subject"] = _clean(subject)
         message["From"] = self.sender
-        message["To"] = address(to_name, to_email)
+        message["To"] = to
         if self.reply_to:
             message["Reply-To"] = self.reply_to
         message["Date"] = formatdate(localtime=True)
-        message["Message-ID"] = make_msgid(domain=self.sender.domain or "localhost")
         message.set_content(text, charset="utf-8")
         message.add_alternative(html, subtype="html", charset="utf-8")
         return message

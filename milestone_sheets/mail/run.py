@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,8 +14,8 @@ from milestone_sheets.config import Config
 from milestone_sheets.domain.evaluate import Evaluation
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.values import parse_email
-from milestone_sheets.errors import ConfigError
-from milestone_sheets.files import write_atomically
+from milestone_sheets.errors import ConfigError, SourceError
+from milestone_sheets.files import private_folder, write_atomically
 from milestone_sheets.mail.compose import (
     LinkOf,
     Review,
@@ -137,7 +138,7 @@ def _file_name(item: Outgoing) -> str:
 
 def write_outbox(outgoing: Sequence[Outgoing], folder: Path) -> list[Path]:
     """One .eml file per message; a file is written whole or not at all."""
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
     paths = []
     for item in outgoing:
         path = folder / _file_name(item)
@@ -166,12 +167,35 @@ def send_mail(
         )
     if config.smtp.username and smtp_password() is None:
         raise ConfigError(f"[smtp] username is set but {PASSWORD_VARIABLE} is not")
-    ledger = Ledger(config.review.state)
+    with _sending_lock(config.review.state):
+        ledger = Ledger(config.review.state)
+        try:
+            mailer = SmtpMailer(config.smtp, smtp_password())
+            return deliver(
+                plan.outgoing, ledger, mailer, resend=resend,
+                rate_per_minute=config.smtp.rate_per_minute, retry_waits=retry_waits,
+                progress=progress,
+            )  # fmt: skip
+        finally:
+            ledger.close()
+
+
+@contextmanager
+def _sending_lock(state: Path) -> Iterator[None]:
+    """One run sends from a ledger at a time: a second one, started while the first is
+    sending, stops before it sends anything (exit 3)."""
+    import filelock
+
+    path = private_folder(state / "locks") / "sending.lock"
+    lock = filelock.FileLock(str(path), timeout=0, mode=0o600)
     try:
-        mailer = SmtpMailer(config.smtp, smtp_password())
-        return deliver(
-            plan.outgoing, ledger, mailer, resend=resend, rate_per_minute=config.smtp.rate_per_minute,
-            retry_waits=retry_waits, progress=progress,
-        )  # fmt: skip
+        lock.acquire()
+    except filelock.Timeout:
+        raise SourceError(
+            f"another milestone-sheets run is sending mail from {state} (it holds {path}); "
+            "nothing was sent. Run again when it has finished: the ledger then says what is left."
+        ) from None
+    try:
+        yield
     finally:
-        ledger.close()
+        lock.release()

@@ -1,11 +1,15 @@
 """SMTP delivery with the standard library: retries, a rate limit, and the ledger.
 
-Each message is recorded in the ledger the moment the server accepts it, before the next
-is sent, so a run that dies part-way is completed by the next run without sending twice.
+Each message's intent is recorded before it goes to the server, and it is recorded as
+sent the moment the server accepts it, before the next is sent: a run that dies part-way
+is completed by the next run. Every message has a Message-ID fixed by (period, recipient,
+kind, key), so the one message a kill at the worst moment can send twice arrives twice
+as the same message.
 """
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 import ssl
 import time
@@ -34,7 +38,7 @@ class FatalFailure(Exception):
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message to send and its ledger entry."""
+    """A message to send and its ledger entry; its Message-ID is set from the entry."""
 
     kind: str  # review, digest or alert
     recipient: str
@@ -42,16 +46,34 @@ class Outgoing:
     message: EmailMessage
     key: str = ""
 
+    def __post_init__(self) -> None:
+        self.set_message_id(0)
+
+    def set_message_id(self, resent: int) -> str:
+        """The message's fixed Message-ID; `resent` counts deliberate resends (--resend),
+        each of which is a new message."""
+        sender = self.message["From"]
+        domain = sender.addresses[0].domain if sender and sender.addresses else "localhost"
+        seed = f"{self.period}|{self.recipient.lower()}|{self.kind}|{self.key}|{resent}"
+        message_id = f"<{hashlib.sha256(seed.encode()).hexdigest()[:32]}@{domain or 'localhost'}>"
+        del self.message["Message-ID"]
+        self.message["Message-ID"] = message_id
+        return message_id
+
 
 @dataclass
 class DeliveryReport:
     sent: list[Outgoing] = field(default_factory=list)
     already_sent: list[Outgoing] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)  # (address, reason)
+    # Sent again because a run was killed while sending them (same Message-ID).
+    interrupted: list[Outgoing] = field(default_factory=list)
+    stopped: str | None = None  # why sending stopped before the end, said once
+    unsent: list[Outgoing] = field(default_factory=list)  # what that left for the next run
 
     @property
     def exit_code(self) -> int:
-        return 3 if self.failures else 0
+        return 3 if self.failures or self.stopped else 0
 
 
 def _describe(err: Exception) -> str:
@@ -63,6 +85,17 @@ def _describe(err: Exception) -> str:
         )
         return f"{err.smtp_code} {text}".strip()
     return str(err) or type(err).__name__
+
+
+_HINTS = {
+    "connect": 'Check [smtp] host and port: 587 with security = "starttls" or 465 with '
+    '"ssl" for a provider (Microsoft 365: smtp.office365.com:587; Gmail: '
+    'smtp.gmail.com:587), 25 with security = "none" for a local relay.',
+    "starttls": "The server offers no STARTTLS: for a local relay without TLS set "
+    'security = "none"; for port 465 set security = "ssl".',
+    "tls": 'Port 465 wants security = "ssl", port 587 wants "starttls"; a local relay '
+    'without TLS wants "none".',
+}
 
 
 class SmtpMailer:
@@ -93,11 +126,16 @@ class SmtpMailer:
                 f"{self.where} refused the login for {self.config.username}: {_describe(err)}"
             ) from None
         except smtplib.SMTPNotSupportedError as err:
-            raise FatalFailure(f"{self.where}: {err}") from None
+            raise FatalFailure(f"{self.where}: {err}. {_HINTS['starttls']}") from None
         except ssl.SSLError as err:
-            raise FatalFailure(f"{self.where}: TLS failed: {err}") from None
+            raise FatalFailure(f"{self.where}: TLS failed: {err}. {_HINTS['tls']}") from None
         except (OSError, smtplib.SMTPException) as err:
-            raise TemporaryFailure(f"cannot reach {self.where}: {_describe(err)}") from None
+            # Once, not per recipient and not retried: a server that is not there (or
+            # not an SMTP server) will not be there a few seconds later either.
+            raise FatalFailure(
+                f"cannot reach an SMTP server at {self.where} within {self.config.timeout:g} s: "
+                f"{_describe(err)}. {_HINTS['connect']}"
+            ) from None
         return smtp
 
     def send(self, message: EmailMessage) -> None:
@@ -105,6 +143,11 @@ class SmtpMailer:
             self.smtp = self._connect()
         try:
             refused = self.smtp.send_message(message)
+        except smtplib.SMTPNotSupportedError:
+            raise PermanentFailure(
+                "the address is not ASCII and the server does not offer SMTPUTF8; "
+                "ask for an ASCII address or a server that accepts international mail"
+            ) from None
         except smtplib.SMTPRecipientsRefused as err:
             code, text = next(iter(err.recipients.values()))
             reason = f"{code} {text.decode(errors='replace') if isinstance(text, bytes) else text}"
@@ -134,6 +177,17 @@ class SmtpMailer:
             self.smtp = None
 
 
+def _stop(
+    report: DeliveryReport, rest: Sequence[Outgoing], ledger: Ledger, resend: bool, reason: str
+) -> None:
+    """Sending stops: the reason once, and every message still due for the next run."""
+    report.stopped = reason
+    report.unsent = [
+        item for item in rest
+        if resend or not ledger.sent(item.kind, item.recipient, item.period, item.key)
+    ]  # fmt: skip
+
+
 def deliver(
     outgoing: Sequence[Outgoing],
     ledger: Ledger,
@@ -153,11 +207,16 @@ def deliver(
     pending = list(outgoing)
     try:
         for index, item in enumerate(pending):
-            if not resend and ledger.sent(item.kind, item.recipient, item.period, item.key):
+            entry = (item.kind, item.recipient, item.period)
+            if not resend and ledger.sent(*entry, item.key):
                 report.already_sent.append(item)
                 if progress:
                     progress(item)
                 continue
+            if ledger.interrupted(*entry, item.key):
+                report.interrupted.append(item)
+            message_id = item.set_message_id(ledger.times_sent(*entry, item.key) if resend else 0)
+            ledger.begin(*entry, message_id, item.key)
             for attempt in range(len(retry_waits) + 1):
                 if interval:
                     sleep(max(0.0, last_sent + interval - time.monotonic()))
@@ -168,34 +227,16 @@ def deliver(
                     break
                 except TemporaryFailure as err:
                     if attempt == len(retry_waits):
-                        report.failures.append(
-                            (item.recipient, f"not sent: {err} (gave up after {attempt + 1} tries)")
-                        )
-                        for rest in pending[index + 1 :]:
-                            if resend or not ledger.sent(
-                                rest.kind, rest.recipient, rest.period, rest.key
-                            ):
-                                report.failures.append(
-                                    (rest.recipient, f"not sent: sending stopped ({err})")
-                                )
+                        _stop(report, pending[index:], ledger, resend,
+                              f"{err} (gave up after {attempt + 1} tries)")  # fmt: skip
                         return report
                     sleep(retry_waits[attempt])
                     continue
                 except FatalFailure as err:
-                    for rest in pending[index:]:
-                        if resend or not ledger.sent(
-                            rest.kind, rest.recipient, rest.period, rest.key
-                        ):
-                            report.failures.append((rest.recipient, f"not sent: {err}"))
+                    _stop(report, pending[index:], ledger, resend, str(err))
                     return report
                 last_sent = time.monotonic()
-                ledger.record(
-                    item.kind,
-                    item.recipient,
-                    item.period,
-                    str(item.message["Message-ID"]),
-                    item.key,
-                )
+                ledger.sent_now(*entry, message_id, item.key)
                 report.sent.append(item)
                 break
             if progress:

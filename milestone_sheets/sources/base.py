@@ -7,6 +7,7 @@ and the book writes computed cells back unless the source changed since it was r
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Protocol
 
 from milestone_sheets.changes import CellWrite, RowGuard
@@ -46,4 +47,8 @@ class Source(Protocol):
 
     def link(self, sheet: str, row: int, col: int = 0) -> str:
         """A link a person can follow to a cell (0-based row and column)."""
+        ...
+
+    def lock_path(self, state_dir: Path) -> Path:
+        """The lock file every sync of this source holds, whichever config runs it."""
         ...

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import gspread
@@ -192,6 +193,10 @@ class GoogleSource:
             http, self.service_email = make_http_client(config)
         self.http = http
         self.sheet_ids: dict[str, int] = {}
+
+    def lock_path(self, state_dir: Path) -> Path:
+        """In the state folder, one per spreadsheet (the service keeps its own revisions)."""
+        return state_dir / "locks" / f"gsheet-{self.ref.key}.lock"
 
     def call(self, function: Any, *args: Any) -> Any:
         """One API call, its errors turned into the tool's own (exit 3)."""

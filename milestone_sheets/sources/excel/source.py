@@ -11,16 +11,15 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import stat
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 from xml.etree import ElementTree
 
 import python_calamine
 
+from milestone_sheets import files
 from milestone_sheets.changes import CellWrite, RowGuard
 from milestone_sheets.domain.grid import SheetGrid, column_letter
 from milestone_sheets.errors import SheetChangedError, SourceError
@@ -141,14 +140,21 @@ class ExcelSource:
             edits.setdefault(write.sheet, {}).setdefault(write.row + 1, {})[write.col] = write
         try:
             self._check_unchanged(book)
-            with _temporary_beside(self.path) as (temp, stream):
+            original = self.path.stat()
+            if not original.st_mode & 0o222:
+                raise SourceError(
+                    f"{self.path}: the workbook is read-only (mode "
+                    f"{stat.filemode(original.st_mode)}); make it writable to let milestone-sheets "
+                    "update it (chmod u+w), or use --dry-run. Nothing was written."
+                )
+            with files.temporary_beside(self.path, original.st_mode & 0o777) as (temp, stream):
                 workbook.write_workbook(self.path, book.package_map, edits, stream)
+                files.keep_owner(stream, original, self.path)
                 stream.flush()
-                os.fsync(stream.fileno())
                 self._check_unchanged(book)
                 if self.backup:
-                    _keep_backup(self.path)
-                _replace(temp, self.path)
+                    _keep_backup(self.path, original)
+                files.replace(temp, self.path, stream)
             return []
         except OSError as err:
             raise SourceError(
@@ -161,6 +167,11 @@ class ExcelSource:
         if fingerprint(self.path) != book.fingerprint:
             raise SheetChangedError(f"{self.path}: the workbook changed on disk during the sync")
 
+    def lock_path(self, state_dir: Path) -> Path:
+        """Beside the workbook (its real path), so that syncs under two configs, or by
+        two users of a shared folder, take turns."""
+        return self.path.with_name(f".{self.path.name}.milestone-sheets.lock")
+
     def link(self, sheet: str, row: int, col: int = 0) -> str:
         """The workbook's file:// URI and the cell: `file:///plans/plan.xlsx#Milestones!A7`."""
         return f"{self.path.as_uri()}#{sheet}!{column_letter(col)}{row + 1}"
@@ -172,41 +183,16 @@ def _unreadable(path: Path, err: Exception) -> SourceError:
     return SourceError(f"{path}: not a readable Excel workbook ({reason})")
 
 
-@contextmanager
-def _temporary_beside(path: Path) -> Iterator[tuple[Path, BinaryIO]]:
-    """A new, uniquely named file in the workbook's folder, created exclusively (never
-    through a link someone planted) with the workbook's own mode from the start, and
-    removed unless it was moved into place."""
-    mode = path.stat().st_mode & 0o777
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(name)
-    try:
-        os.fchmod(descriptor, mode)
-        with os.fdopen(descriptor, "wb") as stream:
-            yield temp, stream
-    finally:
-        temp.unlink(missing_ok=True)
-
-
-def _replace(temp: Path, path: Path) -> None:
-    """Atomically put the finished temporary file in place, durable across a crash."""
-    os.replace(temp, path)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
-
-
 def backup_path(path: Path) -> Path:
     """Where `sync --backup` keeps the previous file: `plan.bak.xlsx` beside `plan.xlsx`."""
     return path.with_name(f"{path.stem}.bak{path.suffix}")
 
 
-def _keep_backup(path: Path) -> None:
-    """Keep the current file as the backup: a copy made through a private temporary file."""
-    with _temporary_beside(path) as (temp, stream), open(path, "rb") as original:
-        shutil.copyfileobj(original, stream)
-        stream.flush()
-        shutil.copystat(path, temp)
-        os.replace(temp, backup_path(path))
+def _keep_backup(path: Path, original: os.stat_result) -> None:
+    """Keep the current file as the backup, written the way the workbook is."""
+    backup = backup_path(path)
+    with files.temporary_beside(backup, original.st_mode & 0o777) as (temp, stream):
+        with open(path, "rb") as current:
+            shutil.copyfileobj(current, stream)
+        files.keep_owner(stream, original, path)
+        files.replace(temp, backup, stream)
