@@ -227,10 +227,10 @@ def sync_source(
     with source_lock(source, config.review.state):
         outcome = sync(source, as_of, settings, dry_run=options.dry_run)
     run = SyncRun(source.location, outcome)
-    if options.notify and outcome.written:
+    if options.notify and not options.dry_run:
         from milestone_sheets.mail.run import plan_alert_mail
 
-        plan = plan_alert_mail(outcome.evaluation, outcome.changes.writes, config, source.link)
+        plan = plan_alert_mail(outcome.evaluation, config, source.link)
         run.alerts = deliver(plan, config, send=options.send)
     return run
 

@@ -251,7 +251,7 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
 @click.option(
     "--notify",
     is_flag=True,
-    help="Email owners whose milestones became Overdue, At risk or Done late.",
+    help="Email owners of milestones in Overdue, At risk or Done late not alerted yet.",
 )
 @click.option(
     "--send", is_flag=True, help="With --notify: deliver over SMTP (else write to the outbox)."
@@ -274,8 +274,8 @@ def sync_command(
     --all, every source listed under [[sources]] in the config is synced; one failing
     does not stop the others, and the exit code is the worst of them.
 
-    With --notify, owners whose milestones moved into Overdue, At risk or Done late since
-    the Status last written get an alert (once per milestone and status).
+    With --notify, owners of milestones in Overdue, At risk or Done late get an alert, once
+    per milestone and status; an alert not delivered is due again on the next run.
 
     Example: milestone-sheets sync plan.xlsx --as-of 2026-06-30
     """

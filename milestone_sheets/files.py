@@ -21,8 +21,11 @@ PRIVATE_FOLDER = 0o700
 
 
 def private_folder(path: Path) -> Path:
-    """A folder only its user can read (state, outbox), created if missing."""
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_FOLDER)
+    """A folder only its user can read (state, outbox), created if missing (with any
+    missing folder above it, private too)."""
+    if not path.parent.exists():
+        private_folder(path.parent)
+    path.mkdir(exist_ok=True, mode=PRIVATE_FOLDER)
     return path
 
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from milestone_sheets.changes import CellWrite
 from milestone_sheets.domain.evaluate import Evaluation
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.rows import Record
@@ -225,7 +224,7 @@ def digest_subject(month: Month, context: dict[str, Any]) -> str:
 
 @dataclass
 class Alert:
-    """A milestone that moved into Overdue, At risk or Done late since the last sync."""
+    """A milestone in Overdue, At risk or Done late that its owner was not told of yet."""
 
     name: str
     email: str
@@ -240,29 +239,28 @@ class Alert:
 
 
 def plan_alerts(
-    evaluation: Evaluation, writes: Sequence[CellWrite], link_of: LinkOf
+    evaluation: Evaluation, link_of: LinkOf, told: Callable[[str, str], bool]
 ) -> tuple[list[Alert], list[Unreachable]]:
-    """Alerts for rows whose Status changes, in this sync (`writes`), into an alerting status."""
+    """Alerts for every milestone in an alerting status that its owner was not yet told
+    of: `told(email, "KEY:Status")` says whether they were (the ledger knows). An alert
+    not delivered (no server, the outbox) is therefore still due on the next run."""
     table = evaluation.milestones
-    status_col = None
-    changes: dict[int, Any] = {}
-    for write in writes:
-        if write.sheet == table.sheet and write.row == table.header.row and write.value == "Status":
-            status_col = write.col
-    status_col = table.header.computed.get("Status", status_col)
-    for write in writes:
-        if write.sheet == table.sheet and write.col == status_col and write.row != table.header.row:
-            changes[write.row + 1] = write.old
-    rows = [(r, c) for r, c in table.rows() if c.status in ALERT_STATUSES and r.row in changes]
+    status_col = table.header.computed.get("Status")
+    rows = [(r, c) for r, c in table.rows() if c.status in ALERT_STATUSES]
     people, unreachable = group_people(rows)
     alerts = []
     for person in people:
         for record, computed in person.rows:
+            key = record.values.get("id") or record.values["name"]
+            if person.email and told(person.email, f"{key}:{computed.status}"):
+                continue
             line = milestone_line(record, computed, table.sheet, link_of)
-            previous = changes[record.row]
+            # What the sheet showed before this run (a sync may just have written the new one).
+            previous = None if status_col is None else table.grid.cell(record.row - 1, status_col)
+            if previous == computed.status:  # told late: the sheet already shows it
+                previous = None
             alerts.append(Alert(
-                person.name, person.email or "", record.values.get("id") or record.values["name"],
-                computed.status, previous,
+                person.name, person.email or "", key, computed.status, previous,
                 {"name": person.name, "email": person.email, "milestone": line,
                  "previous_status": previous or "", "as_of": evaluation.as_of.isoformat()},
             ))  # fmt: skip

@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from milestone_sheets.changes import CellWrite
 from milestone_sheets.config import Config
 from milestone_sheets.domain.evaluate import Evaluation
 from milestone_sheets.domain.months import Month
@@ -110,12 +109,17 @@ def plan_review_mail(
     return plan
 
 
-def plan_alert_mail(
-    evaluation: Evaluation, writes: Sequence[CellWrite], config: Config, link_of: LinkOf
-) -> MailPlan:
-    """An email for each milestone that moved into Overdue, At risk or Done late."""
+def plan_alert_mail(evaluation: Evaluation, config: Config, link_of: LinkOf) -> MailPlan:
+    """An email for each milestone in Overdue, At risk or Done late whose owner the
+    ledger has no alert of (for that milestone and status) yet."""
     renderer = Renderer(config.review.templates, config.review.sender, config.review.reply_to)
-    alerts, unreachable = plan_alerts(evaluation, writes, link_of)
+    ledger = Ledger(config.review.state)
+    try:
+        alerts, unreachable = plan_alerts(
+            evaluation, link_of, lambda email, key: ledger.sent("alert", email, "", key)
+        )
+    finally:
+        ledger.close()
     plan = MailPlan(unreachable=unreachable)
     period = evaluation.as_of.strftime("%Y-%m")
     for alert in alerts:
