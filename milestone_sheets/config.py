@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,10 +53,16 @@ class SmtpConfig:
     rate_per_minute: float = 0.0
 
 
+def is_loopback(endpoint: str) -> bool:
+    """An http:// endpoint on this machine (the emulator), where no token travels."""
+    return bool(re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", endpoint))
+
+
 @dataclass(frozen=True)
 class GoogleConfig:
     credentials: Path | None = None
     endpoint: str = "https://sheets.googleapis.com"
+    timeout: float = 30.0  # seconds for each request, token refresh included
 
 
 @dataclass(frozen=True)
@@ -220,9 +227,15 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
     endpoint = google_table.take("endpoint", str, "https://sheets.googleapis.com")
     if not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"google.endpoint: expected an http:// or https:// URL, got {endpoint!r}")
+    if endpoint.startswith("http://") and not is_loopback(endpoint):
+        raise ConfigError(
+            f"google.endpoint: {endpoint} is plain http:// to another machine, which would "
+            "carry the access token in clear; use https://, or http:// only on 127.0.0.1"
+        )
     google = GoogleConfig(
         credentials=_path(base_dir, google_table.take("credentials", str)),
         endpoint=endpoint.rstrip("/"),
+        timeout=google_table.number("timeout", 30.0, 0.1),
     )
     google_table.done()
     top.done()

@@ -119,8 +119,29 @@ def test_a_grid_exactly_as_wide_as_its_header_is_widened_first(runner, sheets, c
     result = sync(runner)
     assert result.exit_code == 0, result.output
     assert [m for m, _ in sheets.requests] == ["GET", "GET", "GET", "POST", "POST"]
-    assert sheets.bodies[3] == {"requests": [{"appendDimension": {
-        "sheetId": 0, "dimension": "COLUMNS", "length": 6}}]}  # fmt: skip
+    assert sheets.bodies[3] == {"requests": [{"updateSheetProperties": {
+        "properties": {"sheetId": 0, "gridProperties": {"columnCount": len(HEADER) + 6}},
+        "fields": "gridProperties.columnCount"}}]}  # fmt: skip
+    assert sheets.spreadsheets[KEY].sheets[0].cols == len(HEADER) + 6
+
+
+def test_a_widening_whose_answer_was_lost_is_retried_without_widening_twice(runner, sheets, config):
+    """The server widened the grid and then failed to answer (503): the retry sets the
+    same column count, so the grid is not widened twice."""
+    from milestone_sheets.testing.sheets_emulator import ApiError
+
+    sheets.add_spreadsheet(KEY, {"Milestones": rows(5)}, cols=len(HEADER))
+
+    def lose_the_answer(emulator, method, path):
+        if method == "POST" and path.endswith(":batchUpdate") and not emulator.faults:
+            if emulator.count("POST") == 1:
+                emulator.spreadsheets[KEY].sheets[0].cols = len(HEADER) + 6  # applied...
+                emulator.fail_next(ApiError(503, "UNAVAILABLE", "The service is unavailable."))
+
+    sheets.hooks.append(lose_the_answer)
+    result = sync(runner)
+    assert result.exit_code == 0, result.output
+    assert sheets.count("POST") == 3  # the widening twice, then the values
     assert sheets.spreadsheets[KEY].sheets[0].cols == len(HEADER) + 6
 
 

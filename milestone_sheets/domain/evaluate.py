@@ -87,7 +87,7 @@ Found = tuple[SheetGrid, Header]  # a table's grid and its header row
 
 
 def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found | None]:
-    """Find the Milestones, Goals and Tasks tables, reading the named sheets in one go."""
+    """Find the Milestones, Goals and Tasks tables, reading the sheets in one go."""
     titles = list(book.titles)
     by_fold = {title.strip().lower(): title for title in titles}
     if settings.worksheet and settings.worksheet.strip().lower() not in by_fold:
@@ -99,6 +99,8 @@ def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found 
     goal_title = by_fold.get(GOALS.name.lower())
     task_title = by_fold.get(TASKS.name.lower())
     wanted = [t for t in (milestone_title, goal_title, task_title) if t]
+    if milestone_title is None:  # look for its header on every sheet: all read at once
+        wanted = titles
     grids = dict(book.grids(wanted)) if wanted else {}
 
     found: tuple[SheetGrid, Header] | None = None
@@ -111,7 +113,7 @@ def _locate(book: Book, settings: Settings) -> tuple[Found, Found | None, Found 
         for title in titles:
             if title in (goal_title, task_title):
                 continue
-            grid = book.grids([title])[title]
+            grid = grids[title]
             header = model.find_header(grid, MILESTONES, settings.columns)
             if header is not None:
                 found = grid, header

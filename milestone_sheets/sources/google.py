@@ -9,22 +9,20 @@ spreadsheets.batchUpdate (to widen the grid for new columns) and one values.batc
 
 from __future__ import annotations
 
-import os
 import re
-import sys
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import gspread
 import requests
 from gspread.exceptions import APIError
 from gspread.http_client import HTTPClient
 
 from milestone_sheets.changes import CellWrite, RowGuard
-from milestone_sheets.config import Config
+from milestone_sheets.config import Config, is_loopback
 from milestone_sheets.domain.grid import SheetGrid, column_letter
 from milestone_sheets.errors import SheetChangedError, SourceError
 
@@ -81,59 +79,75 @@ class RetryingHTTPClient(HTTPClient):
                     raise
                 self.sleep(self.waits[attempt])
             except requests.RequestException as err:
-                raise SourceError(f"cannot reach the Sheets API at {self.base}: {err}") from None
+                raise SourceError(
+                    f"cannot reach the Sheets API at {self.base}: {err}. Check the network "
+                    "(and a proxy, if you use one); nothing was written."
+                ) from None
         raise AssertionError("unreachable")
 
 
-def _is_loopback(endpoint: str) -> bool:
-    return bool(re.match(r"^http://(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:\d+)?/?$", endpoint))
+SCOPE_COMMAND = (
+    "gcloud auth application-default login --scopes="
+    "https://www.googleapis.com/auth/spreadsheets,https://www.googleapis.com/auth/cloud-platform"
+)
 
 
 def make_http_client(config: Config) -> tuple[HTTPClient, str | None]:
-    """The HTTP client and, for a service account, its email address (for messages)."""
+    """The HTTP client and, for a service account, its email address (for messages).
+
+    Every request, the token refresh included, gives up after `[google] timeout` seconds.
+    """
     endpoint = config.google.endpoint
     client_class = type("Client", (RetryingHTTPClient,), {"base": endpoint})
-    if _is_loopback(endpoint):
+    if is_loopback(endpoint):
         # A local Sheets-compatible server (the emulator): no credentials to send, but a
         # configured key file still names the account in messages.
         email = load_credentials(config)[1] if config.google.credentials else None
-        return client_class(None, session=requests.Session()), email  # type: ignore[arg-type]
-    credentials, email = load_credentials(config)
-    if credentials is None:
-        # A person at a terminal: gspread's own OAuth flow in their browser.
-        return gspread.oauth(scopes=list(SCOPES), http_client=client_class).http_client, None
-    return client_class(credentials), email
+        client = client_class(None, session=requests.Session())  # type: ignore[arg-type]
+    else:
+        from google.auth.transport.requests import AuthorizedSession
+
+        credentials, email = load_credentials(config)
+        session = AuthorizedSession(credentials, refresh_timeout=config.google.timeout)
+        client = client_class(credentials, session=session)
+    client.set_timeout(config.google.timeout)
+    return client, email
 
 
 def load_credentials(config: Config) -> tuple[Any, str | None]:
-    """A service account key file ([google] credentials, else GOOGLE_APPLICATION_CREDENTIALS),
-    else Application Default Credentials, else None (use the interactive OAuth flow)."""
+    """Credentials the way google-auth finds them: the file in [google] credentials (a
+    service account key, an authorized user, or a workload identity federation
+    configuration), else Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
+    then gcloud's). With the service account's email, if there is one."""
     import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-    from google.oauth2 import service_account
+    from google.auth.exceptions import DefaultCredentialsError, GoogleAuthError
 
-    path = config.google.credentials or os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
-    if path:
-        try:
-            credentials = service_account.Credentials.from_service_account_file(
-                str(path), scopes=SCOPES
-            )
-        except FileNotFoundError:
-            raise SourceError(f"{path}: service account key file not found") from None
-        except (ValueError, KeyError):
-            # Never echo the file's contents: they hold a private key.
-            raise SourceError(f"{path}: not a valid service account key file") from None
-        return credentials, credentials.service_account_email
+    path = config.google.credentials
     try:
-        credentials, _ = google.auth.default(scopes=SCOPES)
-        return credentials, getattr(credentials, "service_account_email", None)
-    except DefaultCredentialsError:
-        if sys.stdin.isatty():
-            return None, None
+        if path:
+            if not Path(path).is_file():
+                raise SourceError(f"{path}: credentials file not found ([google] credentials)")
+            with warnings.catch_warnings():
+                # google-auth warns that a file from an untrusted source could name any
+                # credential type; this one is the operator's own, named in their config.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                credentials, _ = google.auth.load_credentials_from_file(str(path), scopes=SCOPES)
+        else:
+            credentials, _ = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError as err:
+        where = f"{path}: " if path else ""
+        # The message names the problem, never the file's contents (they hold a key).
+        reason = str(err).split(". ")[0] if path else "no Google credentials found"
         raise SourceError(
-            "no Google credentials: set [google] credentials to a service account key file "
-            "(or GOOGLE_APPLICATION_CREDENTIALS), or run `gcloud auth application-default login`"
+            f"{where}{reason}. Set [google] credentials to a service account key file (or "
+            f"GOOGLE_APPLICATION_CREDENTIALS), or sign in with `{SCOPE_COMMAND}`"
         ) from None
+    except GoogleAuthError as err:  # a loader that reaches out (federation) and fails
+        raise SourceError(
+            f"{path or 'Application Default Credentials'}: cannot load the Google credentials "
+            f"({_auth_reason(err)})"
+        ) from None
+    return credentials, getattr(credentials, "service_account_email", None)
 
 
 def _range(title: str, cells: str = "") -> str:
@@ -200,20 +214,25 @@ class GoogleSource:
 
     def call(self, function: Any, *args: Any) -> Any:
         """One API call, its errors turned into the tool's own (exit 3)."""
+        from google.auth import exceptions as auth_errors
+
         try:
             return function(*args)
+        except auth_errors.RefreshError as err:
+            raise SourceError(
+                f"Google refused the credentials ({_auth_reason(err)}): the key may be revoked "
+                "or deleted, the account disabled, or this machine's clock wrong. Make a new "
+                f"key, or sign in again with `{SCOPE_COMMAND}`. Nothing was written."
+            ) from None
+        except auth_errors.TransportError as err:
+            raise SourceError(
+                f"cannot reach Google to get an access token ({_auth_reason(err)}): check the "
+                "network. Nothing was written."
+            ) from None
         except APIError as err:
             status = err.response.status_code
             if status == 403:
-                who = (
-                    f" with {self.service_email}"
-                    if self.service_email
-                    else " with the account milestone-sheets uses"
-                )
-                raise SourceError(
-                    f"access denied to spreadsheet {self.ref.key}: share it{who} "
-                    "(as Editor, so that sync can write)"
-                ) from None
+                raise SourceError(self._denied(err)) from None
             if status == 404:
                 raise SourceError(
                     f"spreadsheet {self.ref.key} not found (check the URL or key)"
@@ -226,6 +245,30 @@ class GoogleSource:
             raise SourceError(
                 f"Google Sheets API error {status} on {self.ref.key}: {_message(err)}"
             ) from None
+
+    def _denied(self, err: APIError) -> str:
+        """What a 403 means: its reason decides the fix (sharing fixes only one)."""
+        reasons = _reasons(err)
+        if "ACCESS_TOKEN_SCOPE_INSUFFICIENT" in reasons:
+            return (
+                "the credentials were granted without the Google Sheets scope "
+                f"(ACCESS_TOKEN_SCOPE_INSUFFICIENT): sign in again with `{SCOPE_COMMAND}`, "
+                "or use a service account key file"
+            )
+        if "SERVICE_DISABLED" in reasons:
+            return (
+                "the Google Sheets API is not enabled for the credentials' Cloud project "
+                f"(SERVICE_DISABLED): enable it in the console ({_message(err)})"
+            )
+        who = (
+            f" with {self.service_email}"
+            if self.service_email
+            else " with the account milestone-sheets uses"
+        )
+        return (
+            f"access denied to spreadsheet {self.ref.key}: share it{who} "
+            "(as Editor, so that sync can write)"
+        )
 
     def read(self) -> GoogleBook:
         metadata = self.call(self.http.fetch_sheet_metadata, self.ref.key)
@@ -309,14 +352,16 @@ class GoogleSource:
         return blocked
 
     def _widen(self, book: GoogleBook, writes: Sequence[CellWrite]) -> None:
-        """Grow the grid first where new columns lie past its last column."""
+        """Grow the grid first where new columns lie past its last column: to a column
+        count, not by one, so that a retried request cannot widen it twice."""
         requests_: list[dict[str, Any]] = []
         for title, props in book.sheets.items():
             needed = max((w.col + 1 for w in writes if w.sheet == title), default=0)
             have = props.get("gridProperties", {}).get("columnCount", 26)
             if needed > have:
-                requests_.append({"appendDimension": {"sheetId": props["sheetId"], "dimension": "COLUMNS",
-                                                      "length": needed - have}})  # fmt: skip
+                grid = {"sheetId": props["sheetId"], "gridProperties": {"columnCount": needed}}
+                requests_.append({"updateSheetProperties": {
+                    "properties": grid, "fields": "gridProperties.columnCount"}})  # fmt: skip
         if requests_:
             self.call(self.http.batch_update, self.ref.key, {"requests": requests_})
 
@@ -327,6 +372,21 @@ def _key_text(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value).strip().lower()
+
+
+def _reasons(err: APIError) -> set[str]:
+    """The machine-readable reasons of an API error (its details' `reason`s)."""
+    try:
+        details = err.response.json()["error"].get("details", [])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return set()
+    return {d.get("reason", "") for d in details if isinstance(d, dict)}
+
+
+def _auth_reason(err: Exception) -> str:
+    """google-auth's error, first line only (it never holds the key)."""
+    text = str(err.args[0] if err.args else err)
+    return text.splitlines()[0][:200] if text else type(err).__name__
 
 
 def _message(err: APIError) -> str:
