@@ -183,6 +183,7 @@ def source_lock(source: Source, state_dir: Path) -> Iterator[None]:
     except OSError as err:
         raise SourceError(f"{source.location}: cannot take the lock {path}: {err}") from None
     try:
+        source.recover()
         yield
     finally:
         lock.release()

@@ -52,3 +52,7 @@ class Source(Protocol):
     def lock_path(self, state_dir: Path) -> Path:
         """The lock file every sync of this source holds, whichever config runs it."""
         ...
+
+    def recover(self) -> None:
+        """Tidy what a killed sync left behind; called with the lock held."""
+        ...

@@ -212,6 +212,9 @@ class GoogleSource:
         """In the state folder, one per spreadsheet (the service keeps its own revisions)."""
         return state_dir / "locks" / f"gsheet-{self.ref.key}.lock"
 
+    def recover(self) -> None:
+        """Nothing to tidy: a write to the API is one request."""
+
     def call(self, function: Any, *args: Any) -> Any:
         """One API call, its errors turned into the tool's own (exit 3)."""
         from google.auth import exceptions as auth_errors

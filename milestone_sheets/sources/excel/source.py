@@ -8,6 +8,7 @@ private temporary file beside the workbook, which then replaces it atomically.
 
 from __future__ import annotations
 
+import glob
 import hashlib
 import os
 import shutil
@@ -171,6 +172,14 @@ class ExcelSource:
         """Beside the workbook (its real path), so that syncs under two configs, or by
         two users of a shared folder, take turns."""
         return self.path.with_name(f".{self.path.name}.milestone-sheets.lock")
+
+    def recover(self) -> None:
+        """Remove the temporary files a killed sync left beside the workbook (kill -9
+        gives it no chance to); the caller holds the lock, so no sync is writing them."""
+        for name in (self.path.name, backup_path(self.path).name):
+            for left in self.path.parent.glob(f".{glob.escape(name)}.*.tmp"):
+                if left.is_file() and not left.is_symlink() and left.stat().st_uid == os.geteuid():
+                    left.unlink(missing_ok=True)
 
     def link(self, sheet: str, row: int, col: int = 0) -> str:
         """The workbook's file:// URI and the cell: `file:///plans/plan.xlsx#Milestones!A7`."""
