@@ -11,7 +11,9 @@ from datetime import date
 from typing import Any, NamedTuple
 
 from milestone_sheets.domain.evaluate import Evaluation, TableResult
-from milestone_sheets.domain.grid import cell_ref
+from milestone_sheets.domain.goals import GOAL_STATUSES, OPEN
+from milestone_sheets.domain.grid import area_ref, cell_ref
+from milestone_sheets.domain.status import STATUSES
 
 CellValue = str | int | float | None
 
@@ -74,7 +76,8 @@ def guard_of(table: TableResult) -> RowGuard | None:
         return None
     key_col = header.fields[key_field]
     first = header.row + 1
-    keys = {row: table.grid.cell(row, key_col) for row in range(first, len(table.grid.rows))}
+    end = header.end or len(table.grid.rows)
+    keys = {row: table.grid.cell(row, key_col) for row in range(first, end)}
     return RowGuard(table.sheet, key_col, first, keys, tuple(sorted(header.computed.values())))
 
 
@@ -89,24 +92,78 @@ def _same(old: Any, new: Any) -> bool:
     return bool(old == new) and (type(old) is str) == (type(new) is str)
 
 
+MAX_ROW, MAX_COL = 1_048_575, 16_383  # 0-based: row 1,048,576 and column XFD, Excel's last
+_NUMERIC_COLUMNS = frozenset(
+    {"Days late", "Budget variance", "Budget variance %", "Expected progress %",
+     "Expected to date", "Gap"}
+)  # fmt: skip
+_STATUS_WORDS = frozenset(STATUSES) | frozenset(GOAL_STATUSES) | {OPEN}
+_BLANK = frozenset({"", None})
+
+
+def could_have_written(name: str, value: Any) -> bool:
+    """Could a sync have written this value in the computed column `name`? A value it
+    never writes (Complete in a Status column, text in Days late) is the user's."""
+    if value is None or value == "":
+        return True
+    if name == "Status":
+        return value in _STATUS_WORDS
+    if name in _NUMERIC_COLUMNS:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return not isinstance(value, bool)
+
+
+def _foreign_columns(table: TableResult) -> dict[str, str]:
+    """The computed columns the sheet already has that hold a value of the user's: the
+    message for each. Such a column is not taken over: none of its cells is written."""
+    grid, header = table.grid, table.header
+    rows = grid.rows
+    data = [record.row - 1 for record in table.records if record.row - 1 < len(rows)]
+    found = {}
+    for name, col in header.computed.items():
+        column = [(row, rows[row][col]) for row in data if col < len(rows[row])]
+        foreign = [(row, value) for row, value in column  # a formula is reported on its own
+                   if value not in _BLANK and not could_have_written(name, value)
+                   and (row, col) not in grid.formula_cells]  # fmt: skip
+        if not foreign:
+            continue
+        examples = ", ".join(f"{value!r} in {cell_ref(row, col)}" for row, value in foreign[:3])
+        found[name] = (
+            f"{grid.title}!{cell_ref(header.row, col)}: the column '{grid.cell(header.row, col)}' "
+            f"holds values milestone-sheets never writes there ({examples}"
+            f"{', ...' if len(foreign) > 3 else ''}); it was left as it is and no {name} was "
+            f"written. Rename that column (for example to 'Stage') to let milestone-sheets add "
+            f"its own {name} column, or clear it to let milestone-sheets fill it."
+        )
+    return found
+
+
 def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
-    """The computed cells that differ from the sheet, and formulas that block a write."""
+    """The computed cells that differ from the sheet, and the cells left alone and why:
+    formulas, a column of the user's, merged ranges, cells past the sheet's last column."""
     grid, header = table.grid, table.header
     writes: list[CellWrite] = []
-    blocked: list[str] = []
-    columns = dict(header.computed)
+    foreign = _foreign_columns(table)
+    blocked: list[str] = list(foreign.values())
+    columns = {name: col for name, col in header.computed.items() if name not in foreign}
     next_col = header.last_used_col + 1
     for name in table.spec.computed:
-        if name not in columns:
-            columns[name] = next_col
-            writes.append(
-                CellWrite(grid.title, header.row, next_col, name, None, header.last_used_col)
-            )
-            next_col += 1
-    targets = [(name, columns[name]) for name in table.spec.computed]
+        if name in columns or name in foreign:
+            continue
+        if next_col > MAX_COL:
+            blocked.append(f"{grid.title}: no column is left past {cell_ref(header.row, MAX_COL)} "
+                           f"for {name}; it was not added")  # fmt: skip
+            continue
+        columns[name] = next_col
+        writes.append(CellWrite(grid.title, header.row, next_col, name, None, header.style_col))
+        next_col += 1
+    targets = [(name, columns[name]) for name in table.spec.computed if name in columns]
     formula_cells, rows = grid.formula_cells, grid.rows
+    merges_told: set[tuple[int, int, int, int]] = set()
     for record, computed in zip(table.records, table.computed, strict=True):
         row = record.row - 1
+        if row > MAX_ROW:
+            break
         cells = rows[row] if row < len(rows) else []
         values = computed.column_values()
         for name, col in targets:
@@ -122,6 +179,14 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
             if old == "":
                 old = None
             if old is value or _same(old, value):
+                continue
+            merge = grid.merge_at(row, col) if grid.merged else None
+            if merge is not None:
+                if merge not in merges_told:
+                    merges_told.add(merge)
+                    blocked.append(f"{grid.title}!{cell_ref(row, col)}: the {name} cell is inside "
+                                   f"the merged range {area_ref(merge)}; it was not written "
+                                   "(unmerge it to let milestone-sheets fill it)")  # fmt: skip
                 continue
             if isinstance(value, date):
                 value = value.isoformat()

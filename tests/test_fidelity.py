@@ -133,7 +133,7 @@ def test_existing_cells_keep_their_style(tmp_path):
     assert ws["N2"].font.b and ws["N2"].fill.fgColor.rgb == ws["M2"].fill.fgColor.rgb
     # Restyle a computed cell by hand, then sync a later day: the style stays.
     ws["N3"].font = openpyxl.styles.Font(italic=True)
-    ws["N3"].value = "stale"
+    ws["N3"].value = "Overdue"  # a stale status, as an older sync left it
     wb = ws.parent
     wb.save(path)
     CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])

@@ -153,8 +153,12 @@ def test_rows_moving_between_the_read_and_the_write(runner, sheets, config, chan
     def meddle(emulator, method, path):
         if not done and "valueRenderOption=FORMULA" in path:
             done.append(path)
-            if change == "insert":
+            if change == "insert":  # a person inserts a row and types a milestone into it
                 emulator.insert_rows(KEY, "Milestones", 3)
+                sheet = emulator.spreadsheets[KEY].sheet("Milestones")
+                for col, value in enumerate(["M99", "Inserted", "Owner 1", "o@example.com",
+                                             date(2026, 5, 2), date(2026, 7, 1)]):  # fmt: skip
+                    sheet.cells[(3, col)] = emulator._seed(value)
             elif change == "delete":
                 emulator.delete_rows(KEY, "Milestones", 2)
             else:
@@ -260,7 +264,7 @@ def test_goals_and_tasks_worksheets(runner, sheets, config):
 
 def test_user_formulas_stay_and_a_formula_in_a_computed_cell_is_reported(runner, sheets, config):
     plan = [HEADER + ["Cost per day", "Status"]] + [
-        row + [("=I2/30", 30), ("=IF(F2<TODAY(),\"Late\",\"\")", "Late") if i == 0 else None]
+        row + [("=I2/30", 30), ("=IF(F2<TODAY(),\"Overdue\",\"\")", "Overdue") if i == 0 else None]
         for i, row in enumerate(rows(3)[1:])
     ]  # fmt: skip
     sheets.add_spreadsheet(KEY, {"Milestones": plan})

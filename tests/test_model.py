@@ -79,7 +79,7 @@ def test_blank_rows_and_summary_rows_are_skipped_and_their_computed_cells_cleare
         ["Name", "Owner", "Due", "Budget", "Notes", "Status"],
         ["Launch", "Ana", "2026-07-01", 100, "", "On track"],
         [None, "", "n/a", None, "only a note", "Overdue"],
-        ["Total:", None, None, 100, "", "Stale"],
+        ["Total:", None, None, 100, "", "Done"],  # a status an older sync left,
         ["Sum", "Ana", None, 100, "", None],  # has an owner: a real (invalid) row
     ]
     table = evaluate(rows)

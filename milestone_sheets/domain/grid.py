@@ -7,6 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+Area = tuple[int, int, int, int]  # 0-based inclusive: first row, first col, last row, last col
+
+
+def area_ref(area: Area) -> str:
+    """A1:B2 for an area."""
+    return f"{cell_ref(area[0], area[1])}:{cell_ref(area[2], area[3])}"
+
 
 @dataclass(frozen=True)
 class SheetGrid:
@@ -14,13 +21,24 @@ class SheetGrid:
 
     `rows[r][c]` is the cell at 0-based row r, column c (rows may be ragged; a missing
     cell is blank). `formula_cells` are the cells that hold a formula, and
-    `uncached_cells` those of them saved without a computed value.
+    `uncached_cells` those of them saved without a computed value. `merged` are the merged
+    ranges and `tables` the ranges of the sheet's own tables (an Excel table), each as
+    0-based inclusive (first row, first column, last row, last column).
     """
 
     title: str
     rows: list[list[Any]]
     formula_cells: frozenset[tuple[int, int]] = frozenset()
     uncached_cells: frozenset[tuple[int, int]] = frozenset()
+    merged: tuple[Area, ...] = ()
+    tables: tuple[Area, ...] = ()
+
+    def merge_at(self, row: int, col: int) -> Area | None:
+        """The merged range the cell lies in, if any."""
+        for area in self.merged:
+            if area[0] <= row <= area[2] and area[1] <= col <= area[3]:
+                return area
+        return None
 
     def cell(self, row: int, col: int) -> Any:
         """The cell's value, None when blank or outside the grid."""

@@ -7,7 +7,7 @@ engine consumes the parsed records.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,8 +35,10 @@ class Header:
     row: int
     fields: Mapping[str, int]
     computed: Mapping[str, int]
-    last_used_col: int
+    last_used_col: int  # by any row of the table (or a merged range in it): new columns go after
     warnings: tuple[str, ...] = ()
+    end: int = 0  # the row after the table's last row (0-based, exclusive)
+    style_col: int = 0  # the header's last cell, whose look new header cells take
 
 
 def _alias_table(spec: TableSpec, overrides: Mapping[str, str]) -> dict[str, tuple[str, bool]]:
@@ -85,8 +87,70 @@ def find_header(
             if name and name not in computed:
                 computed[name] = col
         used = [col for col, text in enumerate(cells) if text not in (None, "")]
-        return Header(row_index, fields, computed, max(used), tuple(warnings))
+
+        def starts_another_table(row: Sequence[Any]) -> bool:
+            hits = {aliases[normalize_header(text)][0] for text in row
+                    if normalize_header(text) in aliases}  # fmt: skip
+            return len(hits) >= MIN_HEADER_MATCHES
+
+        end = table_end(grid, row_index, sorted(set(fields.values())), starts_another_table)
+        return Header(row_index, fields, computed, _last_used_col(grid, row_index, end, max(used)),
+                      tuple(warnings), end, max(used))  # fmt: skip
     return None
+
+
+def _blank_row(cells: Sequence[Any]) -> bool:
+    return cells.count("") + cells.count(None) == len(cells)
+
+
+def table_end(
+    grid: SheetGrid,
+    header_row: int,
+    field_cols: Sequence[int],
+    is_header: Callable[[Sequence[Any]], bool],
+) -> int:
+    """The row after the last row of the table whose header is `header_row`.
+
+    An Excel table ends where its range does. Otherwise the table runs down to a fully
+    blank row (every cell blank, computed ones too) after which the sheet holds nothing
+    more, or something that is not a row of the table: a row with fewer than two of the
+    table's field cells given (a note, a label, a lone figure) or another header row. A
+    blank row followed by another row of the table is inside it (and skipped).
+    """
+    for first, _, last, _ in grid.tables:
+        if first == header_row:
+            return min(last + 1, len(grid.rows))
+    rows = grid.rows
+    index = header_row + 1
+    while index < len(rows):
+        if not _blank_row(rows[index]):
+            index += 1
+            continue
+        blank = index
+        while index < len(rows) and _blank_row(rows[index]):
+            index += 1
+        if index == len(rows):
+            return blank
+        following = rows[index]
+        given = sum(1 for col in field_cols
+                    if col < len(following) and following[col] not in ("", None))  # fmt: skip
+        if given < 2 or is_header(following):
+            return blank
+    return len(rows)
+
+
+def _last_used_col(grid: SheetGrid, first: int, end: int, header_last: int) -> int:
+    """The last column any row of the table uses (a value, or a merged range)."""
+    last = header_last
+    for r0, _, r1, c1 in grid.merged:
+        if r0 < end and r1 >= first:
+            last = max(last, c1)
+    rows = grid.rows[first:end]
+    width = max((len(cells) for cells in rows), default=0)
+    for col in range(width - 1, last, -1):
+        if any(col < len(cells) and cells[col] not in ("", None) for cells in rows):
+            return col
+    return last
 
 
 @dataclass(frozen=True)
@@ -182,12 +246,13 @@ def parse_rows(
     A formula cell saved without a value, in a field's column, is a problem of its row.
     """
     first = header.row + 1
-    count = max(len(grid.rows) - first, 0)
+    end = header.end or len(grid.rows)
+    count = max(end - first, 0)
     columns: dict[str, list[Any]] = {}
     problems: dict[int, list[Problem]] = {}
     due_cells: Sequence[Any] = [None] * count
     field_cols = sorted(set(header.fields.values()))
-    cells_of = dict(zip(field_cols, _columns(grid.rows, first, field_cols), strict=True))
+    cells_of = dict(zip(field_cols, _columns(grid.rows[:end], first, field_cols), strict=True))
     parsed_columns = []
     for fld in spec.fields:
         col = header.fields.get(fld.key)
@@ -199,7 +264,7 @@ def parse_rows(
         parsed_columns.append((fld, col, *v.parse_column(fld.kind, cells, fld.label, date_order)))
     for row, cell_col in grid.uncached_cells:
         for fld, col, parsed, column_problems in parsed_columns:
-            if cell_col == col and row >= first:
+            if cell_col == col and first <= row < end:
                 parsed[row - first] = None
                 column_problems[row - first] = f"{fld.label} is a formula with no saved value"
     for fld, _col, parsed, column_problems in parsed_columns:
