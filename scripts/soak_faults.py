@@ -134,7 +134,16 @@ def soak_review(folder: Path, kills: int, rng: random.Random) -> list[str]:
                 failures.append(f"review kill {kill}: the rerun did not complete: {done.stderr}")
         expected = {}
         for month in months:  # what each month should have delivered
-            listed = run("review", "--month", month, "--as-of", AS_OF, "--outbox", str(folder / "o" / month), cwd=folder)
+            listed = run(
+                "review",
+                "--month",
+                month,
+                "--as-of",
+                AS_OF,
+                "--outbox",
+                str(folder / "o" / month),
+                cwd=folder,
+            )
             assert listed.returncode in (0, 1), listed.stderr
             expected[month] = len(list((folder / "o" / month).glob("*.eml")))
     finally:

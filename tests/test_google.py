@@ -373,3 +373,16 @@ def test_report_and_review_agree_with_excel(runner, sheets, config, tmp_path):
         return re.sub(r"<title>.*?</title>|<h1>.*?</h1>", "", page)
 
     assert body("google.html") == body("excel.html")
+
+
+def test_merged_cells_are_never_written_on_a_google_sheet_either(runner, sheets, config):
+    plan = [HEADER + ["Status"]] + [row + [None] for row in rows(4)[1:]]
+    sheets.add_spreadsheet(KEY, {"Milestones": plan})
+    status_col = len(HEADER)
+    sheets.merge(KEY, "Milestones", 2, status_col, 3, status_col)
+    result = sync(runner)
+    assert result.exit_code == 1, result.output
+    assert "is inside the merged range L3:L4" in result.output
+    values = sheets.values(KEY, "Milestones")
+    assert values[1][status_col] and values[4][status_col]
+    assert values[2][status_col] in (None, "") and values[3][status_col] in (None, "")

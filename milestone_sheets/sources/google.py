@@ -183,8 +183,15 @@ class GoogleBook:
             response = self.source.call(
                 self.source.http.values_batch_get, self.source.ref.key, ranges, params
             )
+            merges = {s["properties"]["title"]: s.get("merges", [])
+                      for s in self.metadata.get("sheets", [])}  # fmt: skip
             for title, value_range in zip(missing, response.get("valueRanges", []), strict=True):
-                self._grids[title] = SheetGrid(title, value_range.get("values", []))
+                merged = tuple(
+                    (m.get("startRowIndex", 0), m.get("startColumnIndex", 0),
+                     m["endRowIndex"] - 1, m["endColumnIndex"] - 1)
+                    for m in merges.get(title, []) if "endRowIndex" in m and "endColumnIndex" in m
+                )  # fmt: skip
+                self._grids[title] = SheetGrid(title, value_range.get("values", []), merged=merged)
         return {title: self._grids[title] for title in titles}
 
     def write(self, writes: Sequence[CellWrite], guards: Sequence[RowGuard]) -> list[str]:

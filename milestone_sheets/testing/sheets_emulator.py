@@ -53,6 +53,9 @@ class Sheet:
     cols: int = 26
     cells: dict[tuple[int, int], Cell] = field(default_factory=dict)
     hidden: bool = False
+    # Merged ranges as the API's GridRange objects (end indexes exclusive). No recording
+    # holds a merge: the shape follows Google's reference for Sheet.merges.
+    merges: list[dict[str, int]] = field(default_factory=list)
 
     def properties(self, index: int) -> dict[str, Any]:
         props: dict[str, Any] = {
@@ -340,6 +343,16 @@ class SheetsEmulator:
         return [[render(sheet.cells.get((r, c)), "UNFORMATTED_VALUE", "SERIAL_NUMBER") for c in range(cols)]
                 for r in range(rows)]  # fmt: skip
 
+    def merge(self, key: str, title: str, first_row: int, first_col: int, last_row: int,
+              last_col: int) -> None:  # fmt: skip
+        """Merge a range (0-based, inclusive), as a person would in the UI."""
+        with self.lock:
+            sheet = self.spreadsheets[key].sheet(title)
+            assert sheet is not None
+            sheet.merges.append({"sheetId": sheet.sheet_id, "startRowIndex": first_row,
+                                 "endRowIndex": last_row + 1, "startColumnIndex": first_col,
+                                 "endColumnIndex": last_col + 1})  # fmt: skip
+
     def insert_rows(self, key: str, title: str, at: int, count: int = 1) -> None:
         """Insert blank rows before 0-based row `at`, as a person would."""
         with self.lock:
@@ -506,7 +519,8 @@ class SheetsEmulator:
                                   "textFormat": {"foregroundColor": {}, "fontFamily": "arial,sans,sans-serif", "fontSize": 10,
                                                  "bold": False, "italic": False, "strikethrough": False, "underline": False}},
             },
-            "sheets": [{"properties": sheet.properties(i)} for i, sheet in enumerate(spreadsheet.sheets)],
+            "sheets": [{"properties": sheet.properties(i), **({"merges": sheet.merges} if sheet.merges else {})}
+                       for i, sheet in enumerate(spreadsheet.sheets)],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet.key}/edit",
         }  # fmt: skip
 

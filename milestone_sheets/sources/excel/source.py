@@ -115,12 +115,18 @@ class ExcelSource:
             with open(self.path, "rb") as stream:
                 entries = {entry.name: entry for entry in package.read_entries(stream)[0]}
                 for title in titles:
-                    rows = book.get_sheet_by_name(title).to_python(skip_empty_area=False)
+                    sheet = book.get_sheet_by_name(title)
+                    rows = sheet.to_python(skip_empty_area=False)
                     scan = worksheet.FormulaScan(frozenset(), frozenset())
-                    entry = entries.get(package_map.sheet_parts[title])
+                    part = package_map.sheet_parts[title]
+                    entry = entries.get(part)
                     if entry is not None:
                         scan = worksheet.scan_formulas(package.iter_part(stream, entry))
-                    grids[title] = SheetGrid(title, rows, scan.formula_cells, scan.uncached_cells)
+                    merged = tuple((r0, c0, r1, c1)
+                                   for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ())  # fmt: skip
+                    tables = tuple(t.area for t in workbook.sheet_tables(stream, entries, part))
+                    grids[title] = SheetGrid(title, rows, scan.formula_cells, scan.uncached_cells,
+                                             merged, tables)  # fmt: skip
         except (python_calamine.CalamineError, package.PackageError, worksheet.SheetXmlError,
                 OSError) as err:  # fmt: skip
             raise _unreadable(self.path, err) from None

@@ -212,23 +212,59 @@ def _sheet_transform(sheet_edits: Mapping[int, Mapping[int, worksheet.Edit]]) ->
     return lambda chunks: worksheet.rewrite_sheet(chunks, sheet_edits)
 
 
+@dataclass(frozen=True)
+class TablePart:
+    """An Excel table (ListObject) of a worksheet: its part, range and kind."""
+
+    part: str
+    xml: bytes
+    area: tuple[int, int, int, int]  # 0-based inclusive rows and columns
+    widens: bool  # a plain worksheet table; a query or XML-mapped table keeps its columns
+
+
+_TABLE_REF = re.compile(rb'<(\w+:)?table\b[^>]*?\bref="([^"]+)"')
+_TABLE_KIND = re.compile(rb'<(\w+:)?table\b[^>]*?\btableType="([^"]+)"')
+
+
+def sheet_tables(
+    source: BinaryIO, entries: Mapping[str, package.Entry], sheet_part: str
+) -> list[TablePart]:
+    """The tables a worksheet part has, through its relationships."""
+    rels = _rels_name(sheet_part)
+    if rels not in entries:
+        return []
+    targets = _targets(package.read_part(source, entries[rels]), posixpath.dirname(sheet_part))
+    tables = []
+    for rel_type, part in targets.values():
+        if not _TABLE_TYPE.search(rel_type) or part not in entries:
+            continue
+        xml = package.read_part(source, entries[part])
+        ref = _TABLE_REF.search(xml)
+        if not ref:
+            continue
+        first_row, first_col, last_row, last_col = _ref_bounds(ref.group(2).decode())
+        kind = _TABLE_KIND.search(xml)
+        plain = kind is None or kind.group(2) == b"worksheet"
+        tables.append(
+            TablePart(part, xml, (first_row - 1, first_col, last_row - 1, last_col), plain)
+        )
+    return tables
+
+
 def _extended_tables(
     source: BinaryIO,
     entries: Mapping[str, package.Entry],
     sheet_part: str,
     sheet_edits: Mapping[int, Mapping[int, worksheet.Edit]],
 ) -> dict[str, bytes]:
-    """Tables whose header row gains computed columns just right of them grow: their
-    parts' new content."""
-    rels = _rels_name(sheet_part)
-    if rels not in entries:
-        return {}
-    targets = _targets(package.read_part(source, entries[rels]), posixpath.dirname(sheet_part))
+    """Plain worksheet tables whose header row gains computed columns just right of them
+    grow: their parts' new content. A query table (tied to its query) or an XML-mapped
+    one keeps its columns, as Excel requires."""
     contents: dict[str, bytes] = {}
-    for rel_type, part in targets.values():
-        if not _TABLE_TYPE.search(rel_type) or part not in entries:
+    for table in sheet_tables(source, entries, sheet_part):
+        if not table.widens:
             continue
-        table_xml = package.read_part(source, entries[part])
+        part, table_xml = table.part, table.xml
         for row, cells in sheet_edits.items():
             headers = {
                 col: str(edit.value)
