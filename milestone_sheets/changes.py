@@ -93,6 +93,7 @@ def _same(old: Any, new: Any) -> bool:
 
 
 MAX_ROW, MAX_COL = 1_048_575, 16_383  # 0-based: row 1,048,576 and column XFD, Excel's last
+MAX_TEXT = 32_767  # the most characters a cell holds in Excel
 _NUMERIC_COLUMNS = frozenset(
     {"Days late", "Budget variance", "Budget variance %", "Expected progress %",
      "Expected to date", "Gap"}
@@ -175,6 +176,8 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
                     )
                 continue
             value = values[name]
+            if type(value) is str and len(value) > MAX_TEXT:
+                value = value[: MAX_TEXT - 1] + "…"
             old = cells[col] if col < len(cells) else None
             if old == "":
                 old = None

@@ -188,3 +188,136 @@ def test_a_query_table_keeps_its_columns(tmp_path):
         table = package.read("xl/tables/table1.xml")
     assert b'ref="A1:F5"' in table and b'count="6"' in table
     assert openpyxl.load_workbook(path)["Milestones"]["G1"].value == "Status"
+
+
+# --- Text Excel cannot hold, hostile packages, Strict Open XML ----------------------------
+
+
+def rezip(source: Path, target: Path, change=lambda name, data: data, extra=()) -> Path:
+    """The same package with some parts changed (and extra (name, data) entries)."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info, change(info.filename, old.read(info.filename)))
+        for name, data in extra:
+            new.writestr(name, data)
+    return target
+
+
+def plain_plan(path: Path) -> Path:
+    book = openpyxl.Workbook()
+    ws = book.active
+    ws.title = "Milestones"
+    for row in [HEADER, *MILESTONES]:
+        ws.append(row)
+    book.save(path)
+    return path
+
+
+def test_control_characters_from_a_cell_are_escaped_as_excel_does(tmp_path):
+    from conftest import write_xlsx
+
+    rows = [HEADER, ["M1", "Launch", "Ana", "next\x01friday", 10, 5]]
+    path = write_xlsx(tmp_path / "c.xlsx", {"Milestones": rows})
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 1, result.output
+    with zipfile.ZipFile(path) as package:
+        sheet = package.read("xl/worksheets/sheet1.xml")
+    assert b"next_x0001_friday" in sheet and b"\x01" not in sheet
+    import python_calamine  # it reads _xHHHH_ back as Excel does
+
+    rows = (
+        python_calamine.CalamineWorkbook.from_path(str(path))
+        .get_sheet_by_name("Milestones")
+        .to_python()
+    )
+    assert rows[1][rows[0].index("Check")] == "Due 'next\x01friday' is not a date"
+
+
+def test_two_parts_of_one_name_are_refused(tmp_path):
+    path = plain_plan(tmp_path / "p.xlsx")
+    with zipfile.ZipFile(path) as package:
+        sheet = package.read("xl/worksheets/sheet1.xml")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate name, and writes it
+        twice = rezip(path, tmp_path / "twice.xlsx", extra=[("xl/worksheets/sheet1.xml", sheet)])
+    result = CliRunner().invoke(main, ["sync", str(twice), "--as-of", AS_OF])
+    assert result.exit_code == 3
+    assert "two parts named xl/worksheets/sheet1.xml" in result.output
+
+
+def test_a_part_that_inflates_a_thousandfold_is_refused(tmp_path):
+    path = plain_plan(tmp_path / "p.xlsx")
+
+    def bloat(name, data):  # 24 MB of spaces inside the sheet: valid XML, ~24 KB deflated
+        return (
+            data.replace(b"<sheetData>", b"<sheetData>" + b" " * (24 << 20))
+            if name.endswith("sheet1.xml")
+            else data
+        )
+
+    bomb = rezip(path, tmp_path / "bomb.xlsx", bloat)
+    assert bomb.stat().st_size < 200_000
+    result = CliRunner().invoke(main, ["status", str(bomb), "--as-of", AS_OF])
+    assert result.exit_code == 3
+    assert "would inflate to 25 MB" in result.output and "refused" in result.output
+
+
+def test_a_row_number_of_twenty_digits_is_refused(tmp_path):
+    path = plain_plan(tmp_path / "p.xlsx")
+    broken = rezip(path, tmp_path / "rows.xlsx",
+                   lambda name, data: data.replace(b'<row r="5"', b'<row r="12345678901234567890"')
+                   .replace(b'r="A5"', b'r="A12345678901234567890"'))  # fmt: skip
+    result = CliRunner().invoke(main, ["sync", str(broken), "--as-of", AS_OF])
+    assert result.exit_code == 3
+    assert "lies past the sheet's last cell" in result.output
+
+
+STRICT = [
+    (b"http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+     b"http://purl.oclc.org/ooxml/spreadsheetml/main"),
+    (b"http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+     b"http://purl.oclc.org/ooxml/officeDocument/relationships"),
+]  # fmt: skip
+
+
+def test_a_strict_open_xml_workbook_is_read_and_written(tmp_path):
+    import python_calamine
+
+    def strict(name, data):
+        for transitional, purl in STRICT:
+            data = data.replace(transitional, purl)
+        return data
+
+    path = rezip(plain_plan(tmp_path / "p.xlsx"), tmp_path / "strict.xlsx", strict)
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    rows = (
+        python_calamine.CalamineWorkbook.from_path(str(path))
+        .get_sheet_by_name("Milestones")
+        .to_python()
+    )
+    assert rows[0][6] == "Status" and rows[1][6] == "Overdue"
+    with zipfile.ZipFile(path) as package:
+        assert b"purl.oclc.org/ooxml/spreadsheetml/main" in package.read("xl/worksheets/sheet1.xml")
+
+
+def test_a_macro_sheet_with_an_empty_relationship_id_is_kept(tmp_path):
+    import python_calamine
+
+    def add_macro_sheet(name, data):
+        if name != "xl/workbook.xml":
+            return data
+        return data.replace(b"</sheets>", b'<sheet xmlns:r="http://schemas.openxmlformats.org/'
+                            b'officeDocument/2006/relationships" name="Macro1" sheetId="9" '
+                            b'r:id=""/></sheets>')  # fmt: skip
+
+    path = rezip(plain_plan(tmp_path / "p.xlsx"), tmp_path / "m.xlsx", add_macro_sheet)
+    with pytest.raises(python_calamine.CalamineError):  # what a reader alone makes of it
+        python_calamine.CalamineWorkbook.from_path(str(path))
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    with zipfile.ZipFile(path) as package:
+        assert b'name="Macro1" sheetId="9" r:id=""' in package.read("xl/workbook.xml")
+        assert b"Overdue" in package.read("xl/worksheets/sheet1.xml")

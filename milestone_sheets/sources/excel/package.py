@@ -28,6 +28,13 @@ _INFLATE_CHUNK = 1 << 19
 # zlib's level for new parts: level 1 deflates a large worksheet about three times as
 # fast as the default 6, for a part some 30% larger (see docs/design.md, Speed).
 DEFLATE_LEVEL = 1
+# A part that inflates past these is refused before any reader sees it (a zip bomb): no
+# worksheet of a real plan comes near a gigabyte, and XML deflates 10 to 50 times, not
+# hundreds (the ratio is checked only for parts above a few megabytes).
+MAX_PART_SIZE = 1 << 30
+MAX_RATIO = 200
+_RATIO_FROM = 8 << 20
+_INFLATE_PIECE = 16 << 20  # most a single inflate step may produce
 
 
 class PackageError(ValueError):
@@ -80,8 +87,13 @@ def read_entries(stream: BinaryIO) -> tuple[list[Entry], bytes]:
         record = directory[pos:end]
         name_bytes = directory[pos + _CDH.size : pos + _CDH.size + name_len]
         name = name_bytes.decode("utf-8" if flags & _UTF8_FLAG else "cp437")
+        _check_size(name, usize, csize)
         raw.append((name, record, offset, flags, method, dos_time, dos_date, csize, usize))
         pos = end
+    names = [item[0] for item in raw]
+    if len(set(names)) != len(names):
+        twice = sorted({n for n in names if names.count(n) > 1})[0]
+        raise PackageError(f"the package holds two parts named {twice} (Excel refuses it too)")
     offsets = sorted(item[2] for item in raw) + [cd_offset]
     next_offset = {offsets[i]: offsets[i + 1] for i in range(len(offsets) - 1)}
     entries = [
@@ -100,14 +112,47 @@ def iter_part(stream: BinaryIO, entry: Entry) -> Iterator[bytes]:
     stream.seek(entry.offset + _LFH.size + header[9] + header[10])
     remaining = entry.compressed_size
     inflater = zlib.decompressobj(-15) if entry.method == 8 else None
+    produced = 0
     while remaining:
         chunk = stream.read(min(_INFLATE_CHUNK, remaining))
         if not chunk:
             raise PackageError(f"{entry.name}: truncated")
         remaining -= len(chunk)
-        yield inflater.decompress(chunk) if inflater else chunk
+        if inflater is None:
+            yield chunk
+            continue
+        while chunk:  # in bounded pieces: one small chunk may inflate to gigabytes
+            try:
+                piece = inflater.decompress(chunk, _INFLATE_PIECE)
+            except zlib.error as err:
+                raise PackageError(f"{entry.name}: damaged compressed data ({err})") from None
+            produced += len(piece)
+            if produced > entry.size:
+                raise PackageError(
+                    f"{entry.name} inflates past the {entry.size:,} bytes its directory says; "
+                    "the package is damaged or built to exhaust memory"
+                )
+            yield piece
+            chunk = inflater.unconsumed_tail
     if inflater:
         yield inflater.flush()
+
+
+def _check_size(name: str, size: int, compressed: int) -> None:
+    """Refuse a part whose inflated size is past any real workbook's."""
+    if size > MAX_PART_SIZE or (size > _RATIO_FROM and size > MAX_RATIO * max(compressed, 1)):
+        raise PackageError(
+            f"{name} would inflate to {size / 1e6:,.0f} MB from {compressed / 1e6:,.1f} MB "
+            "compressed; refused: no workbook of a plan is that large (a zip bomb?)"
+        )
+
+
+def check_parts(stream: BinaryIO, entries: Iterable[Entry]) -> None:
+    """Inflate these parts once, keeping nothing, so that none inflates past what its
+    directory says before another reader (calamine) opens the package."""
+    for entry in entries:
+        for _ in iter_part(stream, entry):
+            pass
 
 
 def read_part(stream: BinaryIO, entry: Entry) -> bytes:

@@ -101,6 +101,10 @@ class ExcelSource:
             with open(self.path, "rb") as stream:
                 entries = {entry.name: entry for entry in package.read_entries(stream)[0]}
                 package_map = workbook.read_package_map(stream, entries)
+                # Every part but the worksheets (checked as they are scanned) is checked
+                # to inflate as its directory says before calamine opens the file.
+                sheets = set(package_map.sheet_parts.values())
+                package.check_parts(stream, [e for e in entries.values() if e.name not in sheets])
         except (package.PackageError, ElementTree.ParseError, OSError) as err:
             raise _unreadable(self.path, err) from None
         return ExcelBook(self, package_map, before)
@@ -111,17 +115,29 @@ class ExcelSource:
         """Values from python-calamine, formulas from our own scan of each sheet's XML."""
         grids = {}
         try:
-            book = python_calamine.CalamineWorkbook.from_path(str(self.path))
             with open(self.path, "rb") as stream:
                 entries = {entry.name: entry for entry in package.read_entries(stream)[0]}
+                # Our own scan first: it refuses a part that inflates past its size or a
+                # reference past the sheet's last cell before calamine reads the sheet.
+                scans = {}
+                for title in titles:
+                    entry = entries.get(package_map.sheet_parts[title])
+                    scans[title] = (
+                        worksheet.scan_formulas(package.iter_part(stream, entry))
+                        if entry is not None
+                        else worksheet.FormulaScan(frozenset(), frozenset())
+                    )
+                copy = workbook.reader_copy(stream, package_map)
+                book = (
+                    python_calamine.CalamineWorkbook.from_filelike(copy)
+                    if copy is not None
+                    else python_calamine.CalamineWorkbook.from_path(str(self.path))
+                )
                 for title in titles:
                     sheet = book.get_sheet_by_name(title)
                     rows = sheet.to_python(skip_empty_area=False)
-                    scan = worksheet.FormulaScan(frozenset(), frozenset())
+                    scan = scans[title]
                     part = package_map.sheet_parts[title]
-                    entry = entries.get(part)
-                    if entry is not None:
-                        scan = worksheet.scan_formulas(package.iter_part(stream, entry))
                     merged = tuple((r0, c0, r1, c1)
                                    for (r0, c0), (r1, c1) in sheet.merged_cell_ranges or ())  # fmt: skip
                     tables = tuple(t.area for t in workbook.sheet_tables(stream, entries, part))

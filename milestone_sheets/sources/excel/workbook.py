@@ -10,6 +10,7 @@ other part is copied byte for byte (`package.rewrite`).
 
 from __future__ import annotations
 
+import io
 import posixpath
 import re
 from collections.abc import Mapping
@@ -21,7 +22,12 @@ from xml.etree import ElementTree
 from milestone_sheets.domain.grid import column_index, column_letter
 from milestone_sheets.sources.excel import package, worksheet
 
-_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# The relationships namespace of a sheet's r:id: Transitional, and Strict Open XML's.
+_REL_NAMESPACES = (
+    "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+    "http://purl.oclc.org/ooxml/officeDocument/relationships",
+)
+_SHEET_WITHOUT_PART = re.compile(rb'<(\w+:)?sheet\b[^>]*?\s\w+:id=""[^>]*?/>')
 _OFFICE_DOCUMENT = re.compile(r"/officeDocument$")
 _CALC_PR = re.compile(rb"<(\w+:)?calcPr\b([^>]*?)(/?)>")
 _TABLE_TYPE = re.compile(r"/table$")
@@ -37,6 +43,9 @@ class PackageMap:
 
     workbook_part: str
     sheet_parts: Mapping[str, str]  # title -> part name
+    # workbook.xml for readers without the sheets that name no part (r:id="", as some
+    # macro sheets have), which calamine refuses; None when there are none.
+    reader_workbook: bytes | None = None
 
 
 def _rels_name(part: str) -> str:
@@ -76,14 +85,28 @@ def read_package_map(stream: BinaryIO, entries: Mapping[str, package.Entry]) -> 
     if workbook_part is None:
         raise package.PackageError("the package names no workbook part")
     workbook_rels = _targets(read(_rels_name(workbook_part)), posixpath.dirname(workbook_part))
-    workbook = ElementTree.fromstring(read(workbook_part))
+    workbook_xml = read(workbook_part)
+    workbook = ElementTree.fromstring(workbook_xml)
     sheets = {}
     for sheet in workbook.iter():
         if sheet.tag.endswith("}sheet"):
-            rel_id = sheet.get(f"{{{_REL_NS}}}id", "")
+            rel_id = next((sheet.get(f"{{{ns}}}id") for ns in _REL_NAMESPACES
+                           if sheet.get(f"{{{ns}}}id") is not None), "")  # fmt: skip
             if rel_id in workbook_rels:
                 sheets[sheet.get("name", "")] = workbook_rels[rel_id][1]
-    return PackageMap(workbook_part, sheets)
+    reader = _SHEET_WITHOUT_PART.sub(b"", workbook_xml)
+    return PackageMap(workbook_part, sheets, reader if reader != workbook_xml else None)
+
+
+def reader_copy(source: BinaryIO, package_map: PackageMap) -> io.BytesIO | None:
+    """An in-memory copy of the package for a reader that refuses sheets naming no
+    part: the same parts, with reader_workbook as workbook.xml; None if not needed."""
+    if package_map.reader_workbook is None:
+        return None
+    copy = io.BytesIO()
+    package.rewrite(source, copy, {}, {package_map.workbook_part: package_map.reader_workbook})
+    copy.seek(0)
+    return copy
 
 
 def set_full_calc_on_load(workbook_xml: bytes) -> bytes:

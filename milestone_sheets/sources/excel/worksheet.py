@@ -141,10 +141,42 @@ class FormulaScan:
     uncached_cells: frozenset[tuple[int, int]]
 
 
+# A reference with three or more letters or seven or more digits: the only ones that can
+# lie past the sheet's last cell (XFD1048576); each one found is then checked exactly.
+_LONG = rb"\$?(?:[A-Z]{3,}|[A-Z]{0,3}\$?\d{7,})"
+_LONG_REF = re.compile(rb'\b(?:r|ref)="' + _LONG + rb'|\bref="\$?[A-Z]{1,3}\$?\d+:' + _LONG)
+_REF_PART = re.compile(rb"\$?([A-Z]*)\$?(\d*)")
+LAST_ROW, LAST_COL = 1_048_576, 16_383  # Excel's last row (1-based) and column XFD (0-based)
+
+
+def check_references(data: bytes) -> None:
+    """Refuse a reference past the sheet's last cell before any reader sees it (a row
+    number of twenty digits makes some readers abort the process)."""
+    for match in _LONG_REF.finditer(data):
+        start = data.index(b'"', match.start()) + 1
+        value = data[start : data.find(b'"', start)]
+        for part in value.split(b":"):
+            ref = _REF_PART.fullmatch(part)
+            if ref is None:
+                continue
+            letters, digits = ref.groups()
+            if (
+                (digits and (len(digits) > 7 or int(digits) > LAST_ROW))
+                or len(letters) > 3
+                or (len(letters) == 3 and letters > b"XFD")
+            ):
+                raise SheetXmlError(
+                    f"the reference {value.decode(errors='replace')} lies past the sheet's "
+                    "last cell (XFD1048576): the workbook is damaged or was built to break readers"
+                )
+
+
 def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
-    """Which cells hold a formula, and which of them have no saved value (0-based)."""
+    """Which cells hold a formula, and which of them have no saved value (0-based).
+    Refuses a reference past the sheet's last cell (see `check_references`)."""
     stream = _SheetStream(chunks)
-    _, patterns, empty = stream.head()
+    head, patterns, empty = stream.head()
+    check_references(head)
     formulas: set[tuple[int, int]] = set()
     uncached: set[tuple[int, int]] = set()
     if empty:
@@ -152,6 +184,7 @@ def scan_formulas(chunks: Iterable[bytes]) -> FormulaScan:
     cell_start, cell_end = patterns.cell_open, patterns.cell_close
     rows_before = 0  # the number of the last row of the chunks before
     for chunk in stream.rows(patterns):
+        check_references(chunk)
         for match in patterns.formula.finditer(chunk):
             at = match.start()
             start = chunk.rfind(cell_start, 0, at)
@@ -241,14 +274,25 @@ _ATTR_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&qu
                                "\r": "&#13;", "\t": "&#9;"})  # fmt: skip
 
 
+# What XML cannot hold, written the way Excel writes it: _xHHHH_ (and a literal _xHHHH_
+# in the text gets its underscore escaped, _x005F_, so that it reads back as written).
+_NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_(?=x[0-9A-Fa-f]{4}_)")
+
+
+def _excel_escapes(text: str) -> str:
+    return (
+        _NOT_XML.sub(lambda m: f"_x{ord(m.group()):04X}_", text) if _NOT_XML.search(text) else text
+    )
+
+
 def xml_text(text: str) -> str:
     """Text escaped for an XML element (xml.sax.saxutils would pull in urllib at start-up)."""
-    return text.translate(_XML_ESCAPES)
+    return _excel_escapes(text).translate(_XML_ESCAPES)
 
 
 def xml_attribute(text: str) -> str:
     """Text as a double-quoted XML attribute value."""
-    return '"' + text.translate(_ATTR_ESCAPES) + '"'
+    return '"' + _excel_escapes(text).translate(_ATTR_ESCAPES) + '"'
 
 
 class FormulaCellError(SheetXmlError):
@@ -330,7 +374,7 @@ def _body(p: str, value: CellValue) -> str:
     """What follows a rendered cell's reference and style: its type and value."""
     kind = type(value)
     if kind is str:
-        text = value.translate(_XML_ESCAPES)  # type: ignore[union-attr]
+        text = xml_text(value)  # type: ignore[arg-type]
         space = ' xml:space="preserve"' if text != text.strip() else ""
         return f' t="inlineStr"><{p}is><{p}t{space}>{text}</{p}t></{p}is></{p}c>'
     if kind is float:
