@@ -143,8 +143,9 @@ class FormulaScan:
 
 # A reference with three or more letters or seven or more digits: the only ones that can
 # lie past the sheet's last cell (XFD1048576); each one found is then checked exactly.
-_LONG = rb"\$?(?:[A-Z]{3,}|[A-Z]{0,3}\$?\d{7,})"
-_LONG_REF = re.compile(rb'\b(?:r|ref)="' + _LONG + rb'|\bref="\$?[A-Z]{1,3}\$?\d+:' + _LONG)
+_LONG_REF = re.compile(  # each starts with a literal, which the regex engine finds fast
+    rb'r="\$?(?:[A-Z]{3}|[A-Z]{0,3}\$?\d{7})|ref="[^"]*?(?:[A-Z]{3}|\d{7})'
+)
 _REF_PART = re.compile(rb"\$?([A-Z]*)\$?(\d*)")
 LAST_ROW, LAST_COL = 1_048_576, 16_383  # Excel's last row (1-based) and column XFD (0-based)
 
@@ -154,6 +155,9 @@ def check_references(data: bytes) -> None:
     number of twenty digits makes some readers abort the process)."""
     for match in _LONG_REF.finditer(data):
         start = data.index(b'"', match.start()) + 1
+        name_start = data.rfind(b"r" if data[start - 3] == 114 else b"ref", 0, start)
+        if data[name_start - 1 : name_start] not in (b" ", b"\t", b"\n", b"\r"):
+            continue  # another attribute ending in r (xr="..."), not a reference
         value = data[start : data.find(b'"', start)]
         for part in value.split(b":"):
             ref = _REF_PART.fullmatch(part)
