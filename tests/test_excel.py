@@ -70,7 +70,8 @@ def test_sync_computes_valid_rows_marks_bad_ones_and_touches_nothing_else(runner
     assert header[13:] == COMPUTED  # added after the last used column (M: Cost per day)
     rows = {r: [c.value for c in ws[r]][13:] for r in range(3, 9)}
     assert rows[3] == ["Done", -2, -100, -10, 100, None]
-    assert rows[4] == ["Overdue", 5, 500, 4, 100, None]  # $12,500 budget, 13k spent
+    assert rows[4] == ["Overdue", 5, 500, 4, 100,  # $12,500 budget, 13k spent
+                       "due 2026-06-10, 5 days late; over budget by 500 (4%)"]  # fmt: skip
     assert rows[5] == ["On track", None, -4000, -80, 46.7, None]
     assert rows[6] == ["Not started", None, None, None, 0, None]
     assert rows[7] == ["Invalid", None, None, None, None, "Due 'next friday' is not a date"]

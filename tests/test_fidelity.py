@@ -111,7 +111,8 @@ def test_sync_changes_only_the_computed_cells(tmp_path, feature, kind):
     ]
     assert [row[0] for row in by_openpyxl] == EXPECTED_STATUS
     assert by_openpyxl[0] == ["Done", -2, -100, -10, 100, None]
-    assert by_openpyxl[1] == ["Overdue", 5, 500, 4, 100, None]
+    assert by_openpyxl[1] == ["Overdue", 5, 500, 4, 100,
+                              "due 2026-06-10, 5 days late; over budget by 500 (4%)"]  # fmt: skip
     assert by_openpyxl[4] == ["Invalid", None, None, None, None, "Due 'next friday' is not a date"]
     assert by_calamine == by_openpyxl
 

@@ -174,7 +174,7 @@ def test_formula_in_a_computed_column_is_kept_and_reported():
     writes, blocked = plan_writes(table)
     assert sorted((w.row, w.col, w.value) for w in writes) == [
         (0, 5, "Days late"), (0, 6, "Budget variance"), (0, 7, "Budget variance %"),
-        (0, 8, "Expected progress %"), (1, 4, None), (1, 5, 14),
+        (0, 8, "Expected progress %"), (1, 4, "due 2026-06-01, 14 days late"), (1, 5, 14),
     ]  # fmt: skip
     assert blocked == [
         "Milestones!D2: the Status cell holds a formula; it was not overwritten "
@@ -236,3 +236,25 @@ class GridBook:
 
     def grids(self, titles):
         return {title: self.by_title[title] for title in titles}
+
+
+def test_check_says_why_a_milestone_needs_attention():
+    rows = [
+        ["Name", "Owner", "Start", "Due", "Completed", "Budget", "Actual", "Progress"],
+        ["Late", "Ana", "2026-05-01", "2026-06-10", None, None, None, 0.5],
+        ["Behind", "Ana", "2026-05-16", "2026-07-15", None, None, None, 0.05],
+        ["Costly", "Ana", "2026-06-01", "2026-07-01", None, 5000, 6200, 0.6],
+        ["Finished late", "Ana", "2026-05-01", "2026-06-01", "2026-06-02", None, None, None],
+        ["Unknown", "Ana", "2026-05-16", "2026-07-15", None, None, None, None],
+        ["Fine", "Ana", "2026-05-16", "2026-07-15", None, 100, 50, 0.6],
+    ]
+    table = evaluate(rows)
+    checks = {r.values["name"]: (c.status, c.check) for r, c in zip(table.records, table.computed)}
+    assert checks == {
+        "Late": ("Overdue", "due 2026-06-10, 5 days late"),
+        "Behind": ("At risk", "5% done, 50% expected by now"),
+        "Costly": ("At risk", "over budget by 1,200 (24%)"),
+        "Finished late": ("Done late", "done 2026-06-02, 1 day after the due date"),
+        "Unknown": ("On track", "progress unknown, 50% expected by now"),
+        "Fine": ("On track", None),
+    }

@@ -60,7 +60,7 @@ def test_report_key_figures(runner, tmp_path):
     assert "PV 12,933.33" in text and "EV 7,400" in text and "AC 6,700" in text
     assert "SPI 0.57" in text and "CPI 1.10" in text
     assert "By category" in text and "Marketing & Sales 1 1,000 1,200 200" in text
-    assert "Seed round Ben 2026-06-10 Overdue 5" in text
+    assert "Seed round due 2026-06-10, 5 days late Ben 2026-06-10 Overdue 5" in text
     assert "G1 Revenue Behind" in text and "expected by now 50,000; gap -10,000" in text
     assert "Rows to fix" in text and "Due 'soon' is not a date" in text
     assert "<svg" in page and "<script" not in page

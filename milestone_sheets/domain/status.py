@@ -16,7 +16,7 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from milestone_sheets.domain.rows import Record
-from milestone_sheets.domain.values import round_float, round_half_away, to_decimal
+from milestone_sheets.domain.values import format_number, round_float, round_half_away, to_decimal
 
 DONE = "Done"
 DONE_LATE = "Done late"
@@ -141,13 +141,17 @@ def _compute(
     days = expected_days(start, due, as_of)
     expected_tenths = _tenths_of_percent(*days) if days else None
     days_late: int | None = None
+    reasons: list[str] = []
     if completed is not None:
         status = DONE if completed <= due else DONE_LATE
         days_late = (completed - due).days
         progress = 1.0
+        if status == DONE_LATE:
+            reasons.append(f"done {completed.isoformat()}, {_days(days_late)} after the due date")
     elif as_of > due:
         status = OVERDUE
         days_late = (as_of - due).days
+        reasons.append(f"due {due.isoformat()}, {_days(days_late)} late")
     elif start is not None and as_of < start:
         status = NOT_STARTED
     else:
@@ -159,15 +163,39 @@ def _compute(
         )
         over_budget = budget is not None and actual is not None and actual > budget
         status = AT_RISK if behind or over_budget else ON_TRACK
+        if behind:
+            assert progress is not None and expected_tenths is not None
+            reasons.append(f"{_percent(_progress_tenths(progress))} done, "
+                           f"{_percent(expected_tenths)} expected by now")  # fmt: skip
+        elif progress is None and expected_tenths:
+            reasons.append(f"progress unknown, {_percent(expected_tenths)} expected by now")
+    if variance is not None and variance > 0:
+        share = f" ({format_number(variance_pct)}%)" if variance_pct is not None else ""
+        reasons.append(f"over budget by {_amount(variance)}{share}")
     return Computed(
         status=status,
         days_late=days_late,
         budget_variance=variance,
         budget_variance_pct=variance_pct,
         expected_progress_pct=expected_tenths / 10 if expected_tenths is not None else None,
+        check="; ".join(reasons) or None,
         progress=progress,
         expected=days,
     )
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
+
+
+def _percent(tenths: int) -> str:
+    """Tenths of a percentage point as a person reads them: 33%, 12.5%."""
+    return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths / 10:.1f}%"
+
+
+def _amount(value: float) -> str:
+    """Money in the Check text: 1,200 or 1,200.50."""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def compute_all(
