@@ -249,7 +249,10 @@ def test_check_says_why_a_milestone_needs_attention():
         ["Fine", "Ana", "2026-05-16", "2026-07-15", None, 100, 50, 0.6],
     ]
     table = evaluate(rows)
-    checks = {r.values["name"]: (c.status, c.check) for r, c in zip(table.records, table.computed)}
+    checks = {
+        r.values["name"]: (c.status, c.check)
+        for r, c in zip(table.records, table.computed, strict=True)
+    }
     assert checks == {
         "Late": ("Overdue", "due 2026-06-10, 5 days late"),
         "Behind": ("At risk", "5% done, 50% expected by now"),
