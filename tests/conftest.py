@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -214,3 +215,20 @@ def _fast_retries(monkeypatch):
     from milestone_sheets.sources import google
 
     monkeypatch.setattr(google.RetryingHTTPClient, "waits", (0.01, 0.02, 0.04, 0.08, 0.16))
+
+
+# --- Headless Chromium, for what people see -----------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None, reason="Chromium is not installed: apt-get install chromium"
+)
+
+
+def chromium(profile: Path, width: int, height: int) -> list[str]:
+    """Headless Chromium with a private profile, nothing fetched from the network."""
+    assert CHROMIUM is not None
+    return [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+            "--no-first-run", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--hide-scrollbars", f"--user-data-dir={profile}",
+            f"--window-size={width},{height}"]  # fmt: skip

@@ -28,3 +28,15 @@ def test_the_readme_module_map_matches_the_package():
         if p.name not in ("__init__.py", "__main__.py")
     }
     assert listed == actual, f"missing: {sorted(actual - listed)}; gone: {sorted(listed - actual)}"
+
+
+def test_every_picture_the_readme_shows_is_in_the_repository():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    pictures = re.findall(r'(?:src="|\]\()(docs/images/[^")]+\.png)', readme)
+    assert len(pictures) >= 5
+    for picture in pictures:
+        data = (root / picture).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", picture

@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import html
 import re
-import shutil
 import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
-from conftest import write_xlsx
+from conftest import chromium, needs_chromium, write_xlsx
 
 from milestone_sheets.cli import main
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def crafted(tmp_path: Path, extra_rows: int = 0) -> Path:
@@ -74,13 +70,11 @@ def test_report_stays_readable_for_500_milestones(runner, tmp_path):
     assert len(page) < 2_000_000
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed: apt-get install chromium")
+@needs_chromium
 def test_report_renders_in_headless_chromium(runner, tmp_path):
     make_report(runner, tmp_path)
     page = (tmp_path / "report.html").as_uri()
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--window-size=1280,2400"]  # fmt: skip
+    flags = chromium(tmp_path / "chromium-profile", 1280, 2400)
     shot = tmp_path / "report.png"
     done = subprocess.run([*flags, f"--screenshot={shot}", page], capture_output=True, timeout=120)
     assert shot.exists(), done.stderr.decode(errors="replace")[-2000:]

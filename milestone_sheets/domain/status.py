@@ -184,6 +184,15 @@ def _compute(
     )
 
 
+def extra_reasons(computed: Computed) -> str:
+    """The Check text past what the status and due date already say: for an Overdue or
+    Done late row its first reason (the dates) is left out."""
+    parts = (computed.check or "").split("; ") if computed.status != INVALID else []
+    if computed.status in (OVERDUE, DONE_LATE):
+        parts = parts[1:]
+    return "; ".join(part for part in parts if part)
+
+
 def _days(count: int) -> str:
     return "1 day" if count == 1 else f"{count} days"
 

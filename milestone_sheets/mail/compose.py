@@ -9,8 +9,16 @@ from typing import Any
 
 from milestone_sheets.domain.evaluate import Evaluation
 from milestone_sheets.domain.months import Month
-from milestone_sheets.domain.rows import Record
-from milestone_sheets.domain.status import AT_RISK, DONE_LATE, FINISHED, INVALID, OVERDUE
+from milestone_sheets.domain.rows import Header, Record
+from milestone_sheets.domain.status import (
+    AT_RISK,
+    DONE_LATE,
+    FINISHED,
+    INVALID,
+    OVERDUE,
+    Computed,
+    extra_reasons,
+)
 from milestone_sheets.report import STATUS_COLORS, amount, report_context
 
 REVIEW_QUESTIONS = (
@@ -30,8 +38,11 @@ def _percent(value: float | None) -> str:
     return "" if value is None else f"{value:g}%"
 
 
-def milestone_line(record: Record, computed: Any, sheet: str, link_of: LinkOf) -> dict[str, Any]:
-    """Everything a template may show about one milestone, as display strings."""
+def milestone_line(
+    record: Record, computed: Any, sheet: str, link_of: LinkOf, header: Header | None = None
+) -> dict[str, Any]:
+    """Everything a template may show about one milestone, as display strings; `cell` is
+    the cell of its first problem (with the header), else the row's first cell."""
     values = record.values
     progress = computed.progress if computed.progress is not None else values.get("progress")
     due = values.get("due")
@@ -56,7 +67,10 @@ def milestone_line(record: Record, computed: Any, sheet: str, link_of: LinkOf) -
         "target": amount(values.get("target")),
         "result": amount(values.get("result")),
         "check": computed.check or "",
-        "cell": f"{sheet}!A{record.row}",
+        "reason": extra_reasons(computed) if isinstance(computed, Computed) else "",
+        "cell": record.cell_of(header, record.problems[0], sheet)
+        if header is not None and record.problems
+        else f"{sheet}!A{record.row}",
         "link": link_of(sheet, record.row - 1, 0),
     }
 
@@ -123,13 +137,17 @@ def group_people(rows: Sequence[tuple[Record, Any]]) -> tuple[list[Person], list
 
 
 def review_sections(
-    person_rows: Sequence[tuple[Record, Any]], month: Month, sheet: str, link_of: LinkOf
+    person_rows: Sequence[tuple[Record, Any]],
+    month: Month,
+    sheet: str,
+    link_of: LinkOf,
+    header: Header | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """The spec's sections for one person's rows."""
     after = month.next()
     due_now, overdue, coming, fixing = [], [], [], []
     for record, computed in sorted(person_rows, key=lambda rc: rc[0].row):
-        line = milestone_line(record, computed, sheet, link_of)
+        line = milestone_line(record, computed, sheet, link_of, header)
         if computed.status == INVALID:
             fixing.append(line)
             continue
@@ -169,7 +187,7 @@ def plan_reviews(
     evaluation: Evaluation, month: Month, link_of: LinkOf, owner: str | None = None
 ) -> tuple[list[Review], list[Unreachable]]:
     """One review per person with anything to review, and the people who cannot be mailed."""
-    sheet = evaluation.milestones.sheet
+    sheet, header = evaluation.milestones.sheet, evaluation.milestones.header
     people, unreachable = group_people(evaluation.milestones.rows())
     wanted = owner.strip().lower() if owner else None
     reviews = []
@@ -178,7 +196,7 @@ def plan_reviews(
             (r.values.get("owner") or "").strip().lower() == wanted for r, _ in person.rows
         ):
             continue
-        sections = review_sections(person.rows, month, sheet, link_of)
+        sections = review_sections(person.rows, month, sheet, link_of, header)
         if not any(sections.values()):
             continue
         first = min(person.rows, key=lambda rc: rc[0].row)[0]

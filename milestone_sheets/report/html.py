@@ -25,6 +25,7 @@ from milestone_sheets.domain.status import (
     OVERDUE,
     STATUSES,
     earned_value,
+    extra_reasons,
 )
 from milestone_sheets.domain.values import round_half_away, to_decimal
 
@@ -165,6 +166,7 @@ def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str
 def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """Everything the report template shows, as plain data."""
     as_of = evaluation.as_of
+    table = evaluation.milestones
     rows = evaluation.milestones.rows()
     counts = summarize(rows)
     valid = [(r, c) for r, c in rows if c.status != INVALID]
@@ -183,7 +185,9 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
             "color": STATUS_COLORS.get(computed.status, "#555"), "days_late": computed.days_late,
             "budget": amount(values.get("budget")), "actual": amount(values.get("actual")),
             "variance": amount(computed.budget_variance), "check": computed.check or "",
-            "row": record.row,
+            "reason": extra_reasons(computed), "row": record.row,
+            "cell": record.cell_of(table.header, record.problems[0], table.sheet)
+            if record.problems else f"{table.sheet}!A{record.row}",
         }  # fmt: skip
 
     attention = sorted(
