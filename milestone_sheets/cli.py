@@ -16,7 +16,6 @@ import click
 from milestone_sheets import __version__, app, views
 from milestone_sheets.config import Config, load_config
 from milestone_sheets.domain.evaluate import Settings, summarize
-from milestone_sheets.domain.grid import cell_ref
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.status import STATUSES
 from milestone_sheets.errors import UNEXPECTED_EXIT_CODE, ConfigError, MilestoneSheetsError
@@ -84,11 +83,28 @@ def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         metavar="NAME",
         help="The milestones worksheet. Default: from the config, else 'Milestones'.",
     )
+    @click.option(
+        "--config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        metavar="FILE",
+        expose_value=False,
+        is_eager=True,
+        callback=_late_config,
+        help="Configuration file (also accepted before the command).",
+    )
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return command(*args, **kwargs)
 
     return wrapper
+
+
+def _late_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """`milestone-sheets sync --config FILE` means what `--config FILE sync` does."""
+    if value is not None:
+        obj = ctx.find_root().ensure_object(dict)
+        obj["config_path"] = value
+        obj.pop("config", None)
 
 
 def _report_problems(outcome: app.Outcome) -> None:
@@ -315,10 +331,8 @@ def _print_sync(run: app.SyncRun, dry_run: bool) -> None:
         _print_delivery(run.alerts, "as alerts")
     writes = outcome.changes.writes
     if dry_run:
-        for write in writes:
-            old = "" if write.old is None else write.old
-            new = "" if write.value is None else write.value
-            click.echo(f"{write.sheet}!{cell_ref(write.row, write.col)}: {old!r} -> {new!r}")
+        for line in views.change_lines(outcome.evaluation, writes):
+            click.echo(line)
         click.echo(f"Dry run: {len(writes)} cells would change; nothing written.")
     elif outcome.written:
         click.echo(f"Wrote {len(writes)} cells to {run.location}")
@@ -329,7 +343,11 @@ def _print_sync(run: app.SyncRun, dry_run: bool) -> None:
 
 @main.command()
 @source_options
-@click.option("--owner", metavar="NAME", help="Only this owner's milestones.")
+@click.option(
+    "--owner",
+    metavar="NAME",
+    help="Only this owner's milestones: name or email, any case or accents.",
+)
 @click.option(
     "--status",
     "statuses",
@@ -368,6 +386,11 @@ def status(
     outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
     _report_problems(outcome)
     rows = views.status_rows(outcome.evaluation.milestones, owner, statuses)
+    if owner and not views.status_rows(outcome.evaluation.milestones, owner):
+        owners = sorted({r["owner"] for r in views.status_rows(outcome.evaluation.milestones)
+                         if r["owner"]})  # fmt: skip
+        click.secho(f"No milestone has the owner '{owner}' (by name or email). Owners: "
+                    f"{', '.join(owners) or 'none'}", err=True, fg="yellow")  # fmt: skip
     goals = views.goal_rows(outcome.evaluation.goals) if with_goals else []
     if fmt == "json":
         click.echo(views.to_json({"milestones": rows, "goals": goals} if with_goals else rows))

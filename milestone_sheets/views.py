@@ -10,8 +10,10 @@ from datetime import date
 from typing import Any
 
 from milestone_sheets.domain.evaluate import TableResult
+from milestone_sheets.domain.grid import cell_ref
 from milestone_sheets.domain.rows import Record
 from milestone_sheets.domain.status import Computed
+from milestone_sheets.domain.values import folded
 
 STATUS_KEYS = (
     "id", "row", "name", "owner", "email", "due", "status", "days_late",
@@ -45,13 +47,14 @@ def status_row(record: Record, computed: Computed) -> dict[str, Any]:
 def status_rows(
     table: TableResult, owner: str | None = None, statuses: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """Every milestone row (invalid ones included, skipped ones not), filtered."""
-    wanted_owner = owner.strip().lower() if owner else None
+    """Every milestone row (invalid ones included, skipped ones not), filtered; `owner`
+    matches the owner's name or email, whatever the case and accents."""
+    wanted_owner = folded(owner) if owner else None
     wanted_status = {s.strip().lower() for s in statuses}
     rows = []
     for record, computed in table.rows():
         row = status_row(record, computed)
-        if wanted_owner and (row["owner"] or "").strip().lower() != wanted_owner:
+        if wanted_owner and wanted_owner not in (folded(row["owner"]), folded(row["email"])):
             continue
         if wanted_status and (row["status"] or "").lower() not in wanted_status:
             continue
@@ -156,3 +159,35 @@ def summary_line(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     parts = ", ".join(f"{count} {status}" for status, count in counts.items())
     return f"{total} milestone{'s' if total != 1 else ''}: {parts}" if total else "no milestones"
+
+
+def change_lines(evaluation: Any, writes: Sequence[Any]) -> list[str]:
+    """Each cell a sync would write, in the sheet's own terms: the milestone (ID, else
+    name), the column, the old and the new value, and the cell."""
+    names: dict[tuple[str, int], str] = {}
+    keys: dict[tuple[str, int], str] = {}
+    for table in evaluation.tables:
+        for name, col in table.header.computed.items():
+            names[(table.sheet, col)] = name
+        for record in table.records:
+            key = record.values.get("id") or record.values.get("name")
+            keys[(table.sheet, record.row - 1)] = str(key) if key else f"row {record.row}"
+    lines = []
+    for write in writes:
+        cell = f"{write.sheet}!{cell_ref(write.row, write.col)}"
+        if write.style_like is not None:  # a new column's header cell
+            names[(write.sheet, write.col)] = str(write.value)
+            lines.append(f"{cell}: new column {write.value!r}")
+            continue
+        column = names.get((write.sheet, write.col), cell_ref(write.row, write.col))
+        what = keys.get((write.sheet, write.row), f"row {write.row + 1}")
+        old = "(blank)" if write.old in (None, "") else _shown(write.old)
+        new = "(blank)" if write.value in (None, "") else _shown(write.value)
+        lines.append(f"{what} {column}: {old} -> {new} ({cell})")
+    return lines
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

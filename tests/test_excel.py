@@ -135,8 +135,8 @@ def test_status_json_agrees_with_what_sync_wrote(runner, plan):
 def test_dry_run_prints_the_changes_and_writes_nothing(runner, plan):
     before = digest(plan)
     result = run_sync(runner, plan, "--dry-run")
-    assert "Milestones!N3: '' -> 'Done'" in result.output
-    assert "Milestones!N2: '' -> 'Status'" in result.output
+    assert "Status: (blank) -> Done (Milestones!N3)" in result.output
+    assert "Milestones!N2: new column 'Status'" in result.output
     assert "nothing written" in result.output
     assert digest(plan) == before
 

@@ -38,7 +38,12 @@ def test_dates(raw, order, expected):
     [
         ("next friday", "Due 'next friday' is not a date"),
         ("31/02/2026", "Due '31/02/2026' is not a date"),
-        ("12/31/2026", "Due '12/31/2026' is not a date"),  # DMY: there is no month 31
+        (
+            "12/31/2026",
+            "Due '12/31/2026' is not a date in DMY order; in MDY order it is "
+            '2026-12-31 (set date_order = "MDY" in the config, or write dates as '
+            "YYYY-MM-DD)",
+        ),  # DMY: there is no month 31; MDY reads it
         (-5, "Due -5 is not a date"),
         (True, "Due 'TRUE' is not a date"),
     ],

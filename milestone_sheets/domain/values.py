@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -24,6 +25,14 @@ MAX_NUMBER = 1e15
 
 class ValueProblem(ValueError):
     """A cell value that does not parse; its text is the Check message."""
+
+
+def folded(text: Any) -> str:
+    """Text as a person means it when searching: no case, no accents, single spaces
+    (José Núñez, jose nunez and JOSE  NUNEZ are one)."""
+    decomposed = unicodedata.normalize("NFKD", str(text or ""))
+    plain = "".join(char for char in decomposed if not unicodedata.combining(char))
+    return " ".join(plain.casefold().split())
 
 
 def is_not_given(value: Any) -> bool:
@@ -73,6 +82,14 @@ _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ]\d{1,2}:\d{2}(?::\d{2}(?:
 _SLASHED = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})(?: \d{1,2}:\d{2}(?::\d{2})?)?$")
 
 
+def _date(year: int, month: int, day: int) -> date | None:
+    """The date, or None for a well-formed but impossible one such as 31/02/2026."""
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
 def parse_date(value: Any, label: str, date_order: str = "DMY") -> date | None:
     """Dates: date cells, serial numbers, ISO text, and DD/MM/YYYY or MM/DD/YYYY text."""
     if is_not_given(value):
@@ -86,18 +103,26 @@ def parse_date(value: Any, label: str, date_order: str = "DMY") -> date | None:
             return SPREADSHEET_EPOCH + timedelta(days=int(value))
         raise ValueProblem(f"{label} {format_number(value)} is not a date")
     text = as_sheet_text(value)
-    try:
-        match = _ISO.match(text)
-        if match:
-            year, month, day = (int(part) for part in match.groups())
-            return date(year, month, day)
-        match = _SLASHED.match(text)
-        if match:
-            first, second, year = (int(part) for part in match.groups())
-            day, month = (first, second) if date_order == "DMY" else (second, first)
-            return date(year, month, day)
-    except ValueError:
-        pass  # a well-formed but impossible date, such as 31/02/2026
+    match = _ISO.match(text)
+    if match:
+        found = _date(*(int(part) for part in match.groups()))
+        if found:
+            return found
+    match = _SLASHED.match(text)
+    if match:
+        first, second, year = (int(part) for part in match.groups())
+        day, month = (first, second) if date_order == "DMY" else (second, first)
+        found = _date(year, month, day)
+        if found:
+            return found
+        other = "MDY" if date_order == "DMY" else "DMY"
+        swapped = _date(year, day, month)
+        if swapped:
+            raise ValueProblem(
+                f"{label} '{text}' is not a date in {date_order} order; in {other} order it "
+                f'is {swapped.isoformat()} (set date_order = "{other}" in the config, or '
+                "write dates as YYYY-MM-DD)"
+            )
     raise ValueProblem(f"{label} '{text}' is not a date")
 
 

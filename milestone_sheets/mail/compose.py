@@ -19,6 +19,7 @@ from milestone_sheets.domain.status import (
     Computed,
     extra_reasons,
 )
+from milestone_sheets.domain.values import folded
 from milestone_sheets.report import STATUS_COLORS, amount, report_context
 
 REVIEW_QUESTIONS = (
@@ -128,9 +129,9 @@ def group_people(rows: Sequence[tuple[Record, Any]]) -> tuple[list[Person], list
             person = by_email[email.lower()] = Person(owner or email, email)
         person.rows.append((record, computed))
     unreachable = []
-    for folded, orphan_rows in orphans.items():
+    for owner_key, orphan_rows in orphans.items():
         name = (orphan_rows[0][0].values.get("owner") or "").strip() or "(no owner)"
-        count = len(addresses_by_name.get(folded, set()))
+        count = len(addresses_by_name.get(owner_key, set()))
         reason = "no email address" if count == 0 else f"{count} different email addresses"
         unreachable.append(Unreachable(name, reason, [r.row for r, _ in orphan_rows]))
     return list(by_email.values()), unreachable
@@ -189,11 +190,13 @@ def plan_reviews(
     """One review per person with anything to review, and the people who cannot be mailed."""
     sheet, header = evaluation.milestones.sheet, evaluation.milestones.header
     people, unreachable = group_people(evaluation.milestones.rows())
-    wanted = owner.strip().lower() if owner else None
+    wanted = folded(owner) if owner else None
     reviews = []
     for person in people:
-        if wanted and not any(
-            (r.values.get("owner") or "").strip().lower() == wanted for r, _ in person.rows
+        if (
+            wanted
+            and wanted != folded(person.email)
+            and not any(folded(r.values.get("owner")) == wanted for r, _ in person.rows)
         ):
             continue
         sections = review_sections(person.rows, month, sheet, link_of, header)
@@ -216,7 +219,7 @@ def plan_reviews(
         )
     kept = []
     for nobody in unreachable:
-        if wanted and nobody.name.strip().lower() != wanted:
+        if wanted and folded(nobody.name) != wanted:
             continue
         their_rows = set(nobody.rows)
         rows = [(r, c) for r, c in evaluation.milestones.rows() if r.row in their_rows]
