@@ -1,5 +1,6 @@
 """The spec's Values section, one example per rule."""
 
+import re
 from datetime import date, datetime
 
 import pytest
