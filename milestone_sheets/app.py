@@ -351,7 +351,7 @@ def demo(folder: Path, as_of: date) -> Demo:
     created = not workbook.exists()
     if created:
         build_workbook(workbook, as_of)
-        write_config(folder, workbook)
+        write_config(folder, workbook, demo=True)
     config = load_config(folder / CONFIG_NAME)
     outcome = sync(open_source(workbook, config), as_of, settings_for(config))
     report = write_report(outcome, Month.of(as_of), "Demo plan", folder / "report.html", config)
@@ -382,15 +382,15 @@ def demo_google(as_of: date) -> GoogleDemo:
         emulator.stop()
 
 
-def init(path: Path, today: date, *, force: bool = False) -> list[Path]:
-    """A starter workbook at `path` and a milestone-sheets.toml beside it (unless one is
-    there); the files created."""
+def init(path: Path, today: date, *, force: bool = False, empty: bool = False) -> list[Path]:
+    """A starter workbook at `path` (with `empty`, without the sample rows) and a
+    milestone-sheets.toml beside it (unless one is there); the files created."""
     from milestone_sheets.starter import build_workbook, write_config
 
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise ConfigError(f"{path}: a workbook name ends in .xlsx")
     if path.exists() and not force:
         raise ConfigError(f"{path} exists; pass --force to overwrite it")
-    build_workbook(path, today)
+    build_workbook(path, today, empty=empty)
     config = write_config(path.parent, path)
     return [path] + ([config] if config else [])

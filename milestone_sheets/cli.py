@@ -150,7 +150,8 @@ def main(ctx: click.Context, config_path: Path | None, debug: bool) -> None:
 @main.command()
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite an existing workbook.")
-def init(path: Path, force: bool) -> None:
+@click.option("--empty", is_flag=True, help="The sheets and headers only, without the sample rows.")
+def init(path: Path, force: bool, empty: bool) -> None:
     """Create a starter workbook at PATH, and a milestone-sheets.toml beside it.
 
     The workbook has Milestones, Goals and Tasks sheets and a dozen milestones of a
@@ -158,7 +159,7 @@ def init(path: Path, force: bool) -> None:
 
     Example: milestone-sheets init plan.xlsx
     """
-    for created in app.init(path, date.today(), force=force):
+    for created in app.init(path, date.today(), force=force, empty=empty):
         click.echo(f"Created {created}")
     click.echo(f"Next: milestone-sheets sync {path}")
 
@@ -515,6 +516,15 @@ def review(
 def _print_delivery(delivery: app.Delivery, what: str) -> int:
     """Who gets what, who cannot be mailed, and every failure; the exit code."""
     plan = delivery.plan
+    placeholders = [item.recipient for item in plan.outgoing if _placeholder(item.recipient)]
+    if placeholders:
+        click.secho(
+            f"Warning: {_count(len(placeholders), 'email')} to placeholder addresses "
+            f"({', '.join(sorted(set(placeholders))[:3])}{', ...' if len(set(placeholders)) > 3 else ''}): "
+            "example.com, .org and .net reach nobody. Put real addresses in the sheet's Email "
+            "column and in [review] from and manager.",
+            err=True, fg="yellow",
+        )  # fmt: skip
     for person in plan.unreachable:
         rows = ", ".join(str(r) for r in person.rows)
         click.echo(f"Not emailed: {person.name} ({person.reason}; rows {rows})")
@@ -526,7 +536,8 @@ def _print_delivery(delivery: app.Delivery, what: str) -> int:
         for line in plan.lines:
             click.echo(f"  {line}")
         click.echo(
-            f"Wrote {len(plan.outgoing)} emails {what} to {delivery.outbox}. Send them with --send."
+            f"Wrote {_count(len(plan.outgoing), 'email')} {what} to {delivery.outbox}. "
+            "Send them with --send."
         )
     elif delivery.report is not None:
         report = delivery.report
@@ -535,7 +546,7 @@ def _print_delivery(delivery: app.Delivery, what: str) -> int:
         if report.already_sent:
             click.echo(f"Already sent {what}, not sent again: {len(report.already_sent)} "
                        "(use --resend to send them again)")  # fmt: skip
-        click.echo(f"Sent {len(report.sent)} emails {what}.")
+        click.echo(f"Sent {_count(len(report.sent), 'email')} {what}.")
         for item in report.interrupted:
             click.echo(f"  sent again after an interrupted run (same Message-ID): "
                        f"{item.kind} to {item.recipient}")  # fmt: skip
@@ -554,6 +565,19 @@ def _terminate(signum: int, _frame: object) -> None:
     """SIGTERM (systemd's stop, a cron timeout) unwinds like an error, so that a temporary
     file is removed and a lock released on the way out."""
     raise SystemExit(128 + signum)
+
+
+def _placeholder(address: str) -> bool:
+    """An address at a domain reserved for examples (RFC 2606), such as the starter's."""
+    domain = address.rsplit("@", 1)[-1].lower()
+    return domain in ("example.com", "example.org", "example.net") or domain.endswith(
+        (".example", ".example.com", ".example.org", ".example.net")
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    """1 email, 2 emails."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def run() -> None:

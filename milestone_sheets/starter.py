@@ -145,10 +145,11 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[object]
     ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(headers))}{header_row + len(rows)}"
 
 
-def build_workbook(path: Path, today: date) -> None:
-    """Write the starter workbook: Milestones (with a title row), Goals and Tasks."""
+def build_workbook(path: Path, today: date, *, empty: bool = False) -> None:
+    """Write the starter workbook: Milestones (with a title row), Goals and Tasks; with
+    `empty`, the same sheets, headers and checks without the sample rows."""
     wb = Workbook()
-    rows = _milestones(today)
+    rows = [] if empty else _milestones(today)
     _sheet(wb, "Milestones", MILESTONE_HEADERS, rows, True, "Company plan: milestones")
     ws = wb["Milestones"]
     ws.column_dimensions["B"].width = 34
@@ -171,8 +172,8 @@ def build_workbook(path: Path, today: date) -> None:
                 operator="equal", formula=[f'"{status}"'], fill=PatternFill("solid", fgColor=color)
             ),
         )
-    _sheet(wb, "Goals", GOAL_HEADERS, _goals(today), False)
-    _sheet(wb, "Tasks", TASK_HEADERS, _tasks(today), False)
+    _sheet(wb, "Goals", GOAL_HEADERS, [] if empty else _goals(today), False)
+    _sheet(wb, "Tasks", TASK_HEADERS, [] if empty else _tasks(today), False)
     wb["Tasks"].column_dimensions["B"].width = 40
     wb["Goals"].column_dimensions["B"].width = 40
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,10 +196,12 @@ at_risk_behind = 0.25          # At risk when progress is 25 points behind the s
 checkpoint_days = 7
 
 [review]
-from = "Plan Office <plan@example.com>"
-manager = "ceo@example.com"      # gets the digest
-allowed_domains = ["example.com"]
-outbox = "outbox"                # review emails land here until you use --send
+# Who sends the reviews and who gets the digest: fill these in before `review --send`.
+# They stay commented out so that nothing is ever mailed to a placeholder.
+# from = "Plan Office <plans@yourcompany.com>"
+# manager = "you@yourcompany.com"      # gets the digest
+# allowed_domains = ["yourcompany.com"]  # never mail anyone outside these
+outbox = "outbox"                      # review emails land here until you use --send
 
 # [smtp]
 # host = "smtp.example.com"
@@ -207,8 +210,19 @@ outbox = "outbox"                # review emails land here until you use --send
 """
 
 
-def write_config(folder: Path, workbook: Path) -> Path | None:
-    """A milestone-sheets.toml beside the workbook, unless one is there already."""
+DEMO_REVIEW = """
+[review]
+# The demo's made-up people, at example.com: nothing sent there reaches anyone.
+from = "Plan Office <plan@example.com>"
+manager = "ceo@example.com"
+allowed_domains = ["example.com"]
+outbox = "outbox"
+"""
+
+
+def write_config(folder: Path, workbook: Path, *, demo: bool = False) -> Path | None:
+    """A milestone-sheets.toml beside the workbook, unless one is there already; the
+    demo's names its made-up sender and manager."""
     path = folder / CONFIG_NAME
     if path.exists():
         return None
@@ -216,7 +230,12 @@ def write_config(folder: Path, workbook: Path) -> Path | None:
         location = workbook.resolve().relative_to(folder.resolve()).as_posix()
     except ValueError:
         location = str(workbook.resolve())
-    path.write_text(STARTER_CONFIG.format(location=location), encoding="utf-8")
+    text = STARTER_CONFIG.format(location=location)
+    if demo:
+        start = text.index("[review]")
+        end = text.index("# [smtp]")
+        text = text[:start] + DEMO_REVIEW.lstrip() + "\n" + text[end:]
+    path.write_text(text, encoding="utf-8")
     return path
 
 

@@ -71,3 +71,36 @@ def test_every_option_has_help_text():
         if isinstance(param, click.Option) and not param.help
     ]
     assert missing == []
+
+
+def test_init_writes_no_address_that_could_mail_anyone(runner, tmp_path):
+    result = runner.invoke(main, ["init", str(tmp_path / "plan.xlsx")])
+    assert result.exit_code == 0, result.output
+    config = (tmp_path / "milestone-sheets.toml").read_text()
+    assert "\n# from = " in config and "\n# manager = " in config
+    assert not [line for line in config.splitlines()
+                if "@" in line and not line.lstrip().startswith("#")]  # fmt: skip
+
+
+def test_init_empty_has_the_headers_and_no_rows(runner, tmp_path):
+    import openpyxl
+
+    result = runner.invoke(main, ["init", "--empty", str(tmp_path / "blank.xlsx")])
+    assert result.exit_code == 0, result.output
+    book = openpyxl.load_workbook(tmp_path / "blank.xlsx")
+    assert book.sheetnames == ["Milestones", "Goals", "Tasks"]
+    milestones = book["Milestones"]
+    assert "Milestone" in [c.value for c in milestones[2]] and milestones.max_row == 2
+    check = runner.invoke(main, ["validate", str(tmp_path / "blank.xlsx")])
+    assert check.exit_code == 0, check.output
+
+
+def test_placeholder_addresses_are_called_out(runner, tmp_path):
+    plan = write_xlsx(tmp_path / "p.xlsx", {"Milestones": ROWS[:2] + [
+        ["M3", "Fair", "Bo", "bo@example.com", date(2026, 6, 20)]]})  # fmt: skip
+    result = runner.invoke(main, ["review", str(plan), "--as-of", AS_OF,
+                                  "--outbox", str(tmp_path / "out")])  # fmt: skip
+    assert "Warning: 2 emails to placeholder addresses (bo@example.com, jose@example.com)" in (
+        result.output
+    )
+    assert "Wrote 2 emails for June 2026" in result.output

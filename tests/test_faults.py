@@ -434,7 +434,7 @@ def test_a_port_that_is_not_smtp_fails_once_within_the_timeout(runner, tmp_path,
 def test_an_alert_not_delivered_is_still_due_next_run(runner, tmp_path, mail_plan, smtp_server):
     # First run: no mail server configured, so the alert goes to the outbox only.
     first = runner.invoke(main, ["sync", "--as-of", "2026-06-01", "--notify"])
-    assert first.exit_code == 1 and "Wrote 1 emails as alerts" in first.output
+    assert first.exit_code == 1 and "Wrote 1 email as alerts" in first.output
     add_smtp(tmp_path, smtp_server)
     # The sheet already shows Overdue; the ledger says nobody was told: it is sent now.
     second = runner.invoke(main, ["sync", "--as-of", "2026-06-01", "--notify", "--send"])

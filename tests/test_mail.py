@@ -319,7 +319,7 @@ def test_alerts_once_per_milestone_and_status(runner, plan, tmp_path, smtp_serve
 
 def test_alerts_go_to_the_outbox_without_send(runner, plan, tmp_path):
     result = runner.invoke(main, ["sync", "--as-of", "2026-06-01", "--notify"])
-    assert "Wrote 1 emails as alerts" in result.output
+    assert "Wrote 1 email as alerts" in result.output
     (alert,) = outbox(tmp_path).values()
     assert "M2 Seed round is now Overdue" in text(alert)
 
