@@ -231,7 +231,7 @@ def sync_source(
     if options.notify and not options.dry_run:
         from milestone_sheets.mail.run import plan_alert_mail
 
-        plan = plan_alert_mail(outcome.evaluation, config, source.link)
+        plan = plan_alert_mail(outcome.evaluation, config, shared_link_of(source, config))
         run.alerts = deliver(plan, config, send=options.send)
     return run
 
@@ -267,9 +267,33 @@ def sync_all(
     return runs
 
 
-def plan_title(source: Source) -> str:
-    """The plan's title for reports and digests: the workbook's or sheet's name."""
+def plan_title(source: Source, config: Config | None = None, outcome: Outcome | None = None) -> str:
+    """The plan's name in reports and digests: [review] title, else the title row above
+    the milestones header (a lone text cell), else the workbook's or sheet's name."""
+    if config is not None and config.review.title:
+        return config.review.title
+    if outcome is not None:
+        table = outcome.evaluation.milestones
+        above = [cell for cell in (table.grid.rows[0] if table.header.row > 0 else [])
+                 if cell not in (None, "")]  # fmt: skip
+        if len(above) == 1 and isinstance(above[0], str):
+            return above[0].strip()
     return Path(source.location).stem
+
+
+def shared_link_of(source: Source, config: Config) -> Callable[[str, int, int], str]:
+    """Links for emails: [review] link when set, else the source's own link when others
+    can open it (a Google Sheet), else none: a file:// path on the cron host opens for
+    nobody else."""
+    shared = config.review.link
+
+    def link_of(sheet: str, row: int, col: int = 0) -> str:
+        if shared:
+            return shared
+        link = source.link(sheet, row, col)
+        return "" if link.startswith("file:") else link
+
+    return link_of
 
 
 def write_report(outcome: Outcome, month: Month, title: str, path: Path, config: Config) -> Path:
@@ -294,8 +318,8 @@ def plan_review(
     from milestone_sheets.mail.run import plan_review_mail
 
     return plan_review_mail(
-        outcome.evaluation, month, config, source.link, owner=owner, digest=digest,
-        title=plan_title(source),
+        outcome.evaluation, month, config, shared_link_of(source, config), owner=owner,
+        digest=digest, title=plan_title(source, config, outcome),
     )  # fmt: skip
 
 
@@ -354,7 +378,8 @@ def demo(folder: Path, as_of: date) -> Demo:
         write_config(folder, workbook, demo=True)
     config = load_config(folder / CONFIG_NAME)
     outcome = sync(open_source(workbook, config), as_of, settings_for(config))
-    report = write_report(outcome, Month.of(as_of), "Demo plan", folder / "report.html", config)
+    title = plan_title(open_source(workbook, config), config, outcome)
+    report = write_report(outcome, Month.of(as_of), title, folder / "report.html", config)
     return Demo(folder, workbook, folder / CONFIG_NAME, report, outcome, created)
 
 

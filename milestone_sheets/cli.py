@@ -457,7 +457,7 @@ def report(
     _report_problems(outcome)
     month = month or Month.of(as_of)
     path = output or Path(f"milestone-report-{month.key}.html")
-    app.write_report(outcome, month, app.plan_title(target), path, config)
+    app.write_report(outcome, month, app.plan_title(target, config, outcome), path, config)
     click.echo(f"Wrote {path}")
     ctx.exit(outcome.exit_code)
 

@@ -41,6 +41,20 @@ class ReviewConfig:
     templates: Path | None = None
     outbox: Path = Path("outbox")
     state: Path = Path(".milestone-sheets")
+    link: str | None = None  # the plan's shared address (SharePoint, a file share, ...)
+    title: str | None = None  # the plan's name in reports and digests
+
+
+def _shared_link(link: str | None) -> str | None:
+    """[review] link: an address every recipient can open (https://, or a file share)."""
+    if link is None:
+        return None
+    if not re.match(r"^(https?://|\\\\|smb://)", link):
+        raise ConfigError(
+            f"review.link: {link!r} is not an address others can open; give the plan's "
+            "shared address (https://..., a SharePoint or OneDrive link, or \\\\server\\share)"
+        )
+    return link
 
 
 @dataclass(frozen=True)
@@ -205,6 +219,8 @@ def parse_config(data: dict[str, Any], base_dir: Path, path: Path | None = None)
         templates=_path(base_dir, review_table.take("templates", str)),
         outbox=_path(base_dir, review_table.take("outbox", str, "outbox")) or Path("outbox"),
         state=_path(base_dir, review_table.take("state", str, ".milestone-sheets")) or Path("."),
+        link=_shared_link(review_table.take("link", str)),
+        title=review_table.take("title", str),
     )
     review_table.done()
 

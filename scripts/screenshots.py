@@ -51,7 +51,9 @@ def shoot(html: str, width: int, out: Path, work: Path, max_height: int = 2400) 
     escaped = html.replace("&", "&amp;").replace('"', "&quot;")
     page = work / f"{out.stem}.html"
     page.write_text(FRAME.format(width=width, height=100, html=escaped), encoding="utf-8")
-    found = re.search(r"<title>H=(\d+)</title>", run(page, max(width, 500), 900, work / "p", "--dump-dom"))
+    found = re.search(
+        r"<title>H=(\d+)</title>", run(page, max(width, 500), 900, work / "p", "--dump-dom")
+    )
     height = min(int(found.group(1)) if found else max_height, max_height)
     page.write_text(FRAME.format(width=width, height=height, html=escaped), encoding="utf-8")
     run(page, width if width >= 500 else 500, height, work / "p", f"--screenshot={out}")

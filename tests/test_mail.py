@@ -147,7 +147,19 @@ def test_sections_of_a_review(runner, plan, tmp_path):
         "specific metrics?",
     ):
         assert question.lower() in questions.lower()
-    assert f"{(tmp_path / 'plan.xlsx').resolve().as_uri()}#Milestones!A2" in body
+    assert "file:" not in body  # a path on the cron host opens for nobody else
+
+
+def test_the_shared_link_of_the_plan_is_in_every_email(runner, plan, tmp_path):
+    config = tmp_path / "milestone-sheets.toml"
+    shared = "https://contoso.sharepoint.com/sites/plans/Plan.xlsx"
+    config.write_text(config.read_text().replace("[review]\n", f'[review]\nlink = "{shared}"\n'))
+    runner.invoke(main, ["review", "--as-of", AS_OF])
+    for message in outbox(tmp_path).values():
+        if message["To"].addresses[0].username != "ceo":
+            assert shared in text(message) and f'href="{shared}"' in html(message)
+    config.write_text(config.read_text().replace(shared, "file:///srv/plans/plan.xlsx"))
+    assert runner.invoke(main, ["review", "--as-of", AS_OF]).exit_code == 2
 
 
 def test_grouping_by_address_and_owner_name(runner, plan, tmp_path):

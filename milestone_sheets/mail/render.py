@@ -81,6 +81,7 @@ class Renderer:
         if self.reply_to:
             message["Reply-To"] = self.reply_to
         message["Date"] = formatdate(localtime=True)
-        message.set_content(text, charset="utf-8")
-        message.add_alternative(html, subtype="html", charset="utf-8")
+        # Quoted-printable: 7-bit clean on the wire whatever the text, for every server.
+        message.set_content(text, charset="utf-8", cte="quoted-printable")
+        message.add_alternative(html, subtype="html", charset="utf-8", cte="quoted-printable")
         return message
