@@ -168,20 +168,22 @@ def review_sections(
 
 
 def review_subject(month: Month, sections: dict[str, list[dict[str, Any]]]) -> str:
-    """`Milestone review, June 2026: 3 due, 1 overdue` (then `, 1 coming up`, `, 2 to fix`)."""
-    due = len(sections["due_this_month"])
+    """`Milestone review, June 2026: 3 due, 1 overdue, 1 coming up, 2 to fix`, naming only
+    what is there (a count of 0 is left out)."""
     overdue = sum(
         1
         for s in ("due_this_month", "still_overdue")
         for m in sections[s]
         if m["status"] == OVERDUE
     )
-    subject = f"Milestone review, {month}: {due} due, {overdue} overdue"
-    if sections["coming_up"]:
-        subject += f", {len(sections['coming_up'])} coming up"
-    if sections["needs_fixing"]:
-        subject += f", {len(sections['needs_fixing'])} to fix"
-    return subject
+    parts = [
+        (len(sections["due_this_month"]), "due"),
+        (overdue, "overdue"),
+        (len(sections["coming_up"]), "coming up"),
+        (len(sections["needs_fixing"]), "to fix"),
+    ]
+    said = ", ".join(f"{count} {what}" for count, what in parts if count)
+    return f"Milestone review, {month}: {said}" if said else f"Milestone review, {month}"
 
 
 def plan_reviews(
