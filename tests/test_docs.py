@@ -40,3 +40,30 @@ def test_every_picture_the_readme_shows_is_in_the_repository():
     for picture in pictures:
         data = (root / picture).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", picture
+
+
+def test_the_readme_crontab_is_the_shipped_one():
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"```crontab\n(.*?)```", readme, re.S)
+    assert block
+    shown = [line for line in block.group(1).splitlines() if not line.startswith("MAILTO")]
+    shipped = [line for line in (root / "scripts" / "milestone-sheets.cron").read_text().splitlines()
+               if line and not line.startswith(("#", "MAILTO"))]  # fmt: skip
+    assert shown == shipped
+
+
+def test_every_config_in_the_readme_is_valid(tmp_path):
+    import re
+    import tomllib
+
+    from milestone_sheets.config import parse_config
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```toml\n(.*?)```", readme, re.S)
+    assert blocks
+    for block in blocks:
+        parse_config(tomllib.loads(block), tmp_path)  # raises ConfigError on a bad key
