@@ -66,3 +66,22 @@ def test_the_review_shows_only_what_is_there(emails):
     assert "Budget -, actual -" not in html  # an empty figure is left out, not shown as "-"
     assert re.search(r"target [\d,.]+, result", html)
     assert 'white-space:nowrap">2026-' in html  # dates do not wrap
+
+
+def test_an_owner_sees_the_goals_they_own(tmp_path):
+    demo = app.demo(tmp_path / "demo", AS_OF)
+    config = app.load_config(demo.config_path)
+    plan = app.plan_review(demo.outcome, app.open_source(demo.workbook, config), Month.of(AS_OF),
+                           config)  # fmt: skip
+    goals = demo.outcome.table("goals")
+    assert goals is not None
+    owners = {r.values.get("owner") for r in goals.records if not r.skipped}
+    seen = 0
+    for item in plan.outgoing:
+        if item.kind != "review":
+            continue
+        name = item.message["To"].addresses[0].display_name
+        text = item.message.get_body(("plain",)).get_content()
+        assert ("YOUR GOALS" in text) == (name in owners), name
+        seen += "YOUR GOALS" in text
+    assert seen

@@ -20,7 +20,7 @@ from milestone_sheets.domain.status import (
     extra_reasons,
 )
 from milestone_sheets.domain.values import folded
-from milestone_sheets.report import STATUS_COLORS, amount, report_context
+from milestone_sheets.report import STATUS_COLORS, amount, goal_items, report_context
 
 REVIEW_QUESTIONS = (
     "Are you on budget?",
@@ -167,6 +167,11 @@ def review_sections(
     }
 
 
+def _names_of(person: Person) -> set[str]:
+    """Every way the person's name is written in their rows, folded."""
+    return {folded(person.name)} | {folded(r.values.get("owner")) for r, _ in person.rows} - {""}
+
+
 def review_subject(month: Month, sections: dict[str, list[dict[str, Any]]]) -> str:
     """`Milestone review, June 2026: 3 due, 1 overdue, 1 coming up, 2 to fix`, naming only
     what is there (a count of 0 is left out)."""
@@ -192,6 +197,7 @@ def plan_reviews(
     """One review per person with anything to review, and the people who cannot be mailed."""
     sheet, header = evaluation.milestones.sheet, evaluation.milestones.header
     people, unreachable = group_people(evaluation.milestones.rows())
+    goals = goal_items(evaluation)
     wanted = folded(owner) if owner else None
     reviews = []
     for person in people:
@@ -212,6 +218,7 @@ def plan_reviews(
             "period": month.key,
             "as_of": evaluation.as_of.isoformat(),
             **sections,
+            "goals": [g for g in goals if folded(g["owner"]) in _names_of(person)],
             "questions": REVIEW_QUESTIONS,
             "link": link_of(sheet, first.row - 1, 0),
             "first_cell": f"{sheet}!A{first.row}",

@@ -163,6 +163,25 @@ def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str
     }
 
 
+def goal_items(evaluation: Evaluation) -> list[dict[str, Any]]:
+    """Every goal as the templates show it, with its checkpoint chart."""
+    goals: list[dict[str, Any]] = []
+    if evaluation.goals is None:
+        return goals
+    for record, result in evaluation.goals.rows():
+        goals.append({
+            "id": record.values.get("id") or "", "name": record.values.get("name") or "",
+            "owner": record.values.get("owner") or "", "status": result.status,
+            "color": STATUS_COLORS.get(result.status, "#555"), "milestones": result.milestones or "",
+            "target": amount(record.values.get("target")), "actual": amount(record.values.get("actual")),
+            "expected": amount(result.expected_to_date), "gap": amount(result.gap),
+            "next": result.next_checkpoint.isoformat() if result.next_checkpoint else "",
+            "metric": record.values.get("metric") or "", "check": result.check or "",
+            "chart": _goal_chart(result, record.values, evaluation.as_of),
+        })  # fmt: skip
+    return goals
+
+
 def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """Everything the report template shows, as plain data."""
     as_of = evaluation.as_of
@@ -194,19 +213,7 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
         (item(r, c) for r, c in valid if c.status in (OVERDUE, AT_RISK)),
         key=lambda i: (i["status"] != OVERDUE, -(i["days_late"] or 0), i["due"]),
     )
-    goals = []
-    if evaluation.goals is not None:
-        for record, result in evaluation.goals.rows():
-            goals.append({
-                "id": record.values.get("id") or "", "name": record.values.get("name") or "",
-                "owner": record.values.get("owner") or "", "status": result.status,
-                "color": STATUS_COLORS.get(result.status, "#555"), "milestones": result.milestones or "",
-                "target": amount(record.values.get("target")), "actual": amount(record.values.get("actual")),
-                "expected": amount(result.expected_to_date), "gap": amount(result.gap),
-                "next": result.next_checkpoint.isoformat() if result.next_checkpoint else "",
-                "metric": record.values.get("metric") or "", "check": result.check or "",
-                "chart": _goal_chart(result, record.values, as_of),
-            })  # fmt: skip
+    goals = goal_items(evaluation)
     due_this_month = [item(r, c) for r, c in valid if month.first <= r.values["due"] <= month.last]
     ev = {
         "PV": amount(figures.pv), "EV": amount(figures.ev), "AC": amount(figures.ac),
