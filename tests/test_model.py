@@ -261,3 +261,17 @@ def test_check_says_why_a_milestone_needs_attention():
         "Unknown": ("On track", "progress unknown, 50% expected by now"),
         "Fine": ("On track", None),
     }
+
+
+def test_rows_left_below_the_table_are_named():
+    rows = [["Name", "Owner", "Due"], ["A", "Ana", "2026-07-01"], [None, None, None],
+            ["Q3", None, None], ["B", "Ben", "2026-08-01"]]  # fmt: skip
+    header = find_header(grid(rows), MILESTONES)
+    assert header.end == 2
+    assert header.warnings == (
+        "Milestones!A5: the table ends at the blank row 3, and 1 row(s) below it that look "
+        "like the table's were not read; remove the blank and label rows between them to "
+        "include them.",
+    )
+    second_table = rows[:3] + [["Risk", "Owner", "Due", "Budget"], ["Late", "Ben", "2026-08-01", 5]]
+    assert find_header(grid(second_table), MILESTONES).warnings == ()

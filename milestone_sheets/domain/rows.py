@@ -94,9 +94,26 @@ def find_header(
             return len(hits) >= MIN_HEADER_MATCHES
 
         end = table_end(grid, row_index, sorted(set(fields.values())), starts_another_table)
+        below = []  # rows past the end that look like the table's, up to another table
+        for index in range(end, len(grid.rows)):
+            if starts_another_table(grid.rows[index]):
+                break
+            if _given(grid.rows[index], fields.values()) >= 2:
+                below.append(index)
+        if below and not any(first == row_index for first, _, _, _ in grid.tables):
+            warnings.append(
+                f"{grid.title}!A{below[0] + 1}: the table ends at the blank row {end + 1}, and "
+                f"{len(below)} row(s) below it that look like the table's were not read; "
+                "remove the blank and label rows between them to include them."
+            )
         return Header(row_index, fields, computed, _last_used_col(grid, row_index, end, max(used)),
                       tuple(warnings), end, max(used))  # fmt: skip
     return None
+
+
+def _given(cells: Sequence[Any], cols: Iterable[int]) -> int:
+    """How many of these columns' cells hold something."""
+    return sum(1 for col in set(cols) if col < len(cells) and cells[col] not in ("", None))
 
 
 def _blank_row(cells: Sequence[Any]) -> bool:
@@ -132,9 +149,7 @@ def table_end(
         if index == len(rows):
             return blank
         following = rows[index]
-        given = sum(1 for col in field_cols
-                    if col < len(following) and following[col] not in ("", None))  # fmt: skip
-        if given < 2 or is_header(following):
+        if _given(following, field_cols) < 2 or is_header(following):
             return blank
     return len(rows)
 
