@@ -84,3 +84,19 @@ def test_report_renders_in_headless_chromium(runner, tmp_path):
     text = text_of(dom.stdout)
     assert "1 overdue 1 at risk 1 over budget 1 goals behind" in text
     assert "PV 12,933.33" in text
+
+
+def test_a_past_checkpoint_is_met_or_missed_never_a_check_mark(tmp_path):
+    from datetime import date
+
+    from milestone_sheets import app
+    from milestone_sheets.report import goal_items
+
+    demo = app.demo(tmp_path / "demo", date(2026, 6, 15))
+    charts = [g["chart"] for g in goal_items(demo.outcome.evaluation) if g["chart"]]
+    states = {p["state"] for chart in charts for p in chart["points"]}
+    assert states <= {"met", "missed", ""} and "missed" in states
+    for chart in charts:
+        for point in chart["points"]:
+            assert (point["state"] == "") == (point["day"] > "2026-06-15")
+    assert "&#10003;" not in demo.report.read_text()

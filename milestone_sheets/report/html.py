@@ -156,8 +156,18 @@ def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str
         "path": " ".join(f"{px},{py}" for px, py in path),
         "actual": xy(today, actual) if actual is not None else None,
         "today": xy(today, 0)[0],
+        # A past checkpoint is met when the actual (as given now) is at least what it
+        # expected, else missed; a future one is neither yet.
         "points": [
-            {"day": p.day.isoformat(), "expected": amount(p.expected), "reached": p.day <= as_of}
+            {
+                "day": p.day.isoformat(),
+                "expected": amount(p.expected),
+                "state": ""
+                if p.day > as_of
+                else "met"
+                if (actual or 0) >= p.expected
+                else "missed",
+            }
             for p in points
         ],  # fmt: skip
     }
