@@ -34,10 +34,9 @@ from milestone_sheets.errors import (
     ConfigError,
     MilestoneSheetsError,
     SheetChangedError,
-    SourceError,
     UnexpectedError,
 )
-from milestone_sheets.files import private_folder, write_atomically
+from milestone_sheets.files import held_lock, private_folder, write_atomically
 from milestone_sheets.sources import Source
 from milestone_sheets.sources import open_source as _open_source
 
@@ -167,26 +166,14 @@ def sync(
 def source_lock(source: Source, state_dir: Path) -> Iterator[None]:
     """One sync per source at a time: a second run for the same sheet, under any config,
     gives up at once."""
-    import filelock  # only a sync needs it (and it costs start-up time)
-
     path = source.lock_path(state_dir)
     if path.parent == state_dir / "locks":
         private_folder(path.parent)
-    lock = filelock.FileLock(str(path), timeout=0, mode=0o666)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise SourceError(
-            f"{source.location}: another milestone-sheets sync of this source is running "
-            f"(it holds {path}); nothing was written"
-        ) from None
-    except OSError as err:
-        raise SourceError(f"{source.location}: cannot take the lock {path}: {err}") from None
-    try:
+    busy = (f"{source.location}: another milestone-sheets sync of this source is running; "
+            "nothing was written")  # fmt: skip
+    with held_lock(path, busy, mode=0o666):
         source.recover()
         yield
-    finally:
-        lock.release()
 
 
 @dataclass
@@ -377,8 +364,9 @@ def demo(folder: Path, as_of: date) -> Demo:
         build_workbook(workbook, as_of)
         write_config(folder, workbook, demo=True)
     config = load_config(folder / CONFIG_NAME)
-    outcome = sync(open_source(workbook, config), as_of, settings_for(config))
-    title = plan_title(open_source(workbook, config), config, outcome)
+    source = open_source(workbook, config)
+    outcome = sync(source, as_of, settings_for(config))
+    title = plan_title(source, config, outcome)
     report = write_report(outcome, Month.of(as_of), title, folder / "report.html", config)
     return Demo(folder, workbook, folder / CONFIG_NAME, report, outcome, created)
 

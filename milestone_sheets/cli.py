@@ -387,7 +387,7 @@ def status(
     outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
     _report_problems(outcome)
     rows = views.status_rows(outcome.evaluation.milestones, owner, statuses)
-    if owner and not views.status_rows(outcome.evaluation.milestones, owner):
+    if owner and not rows and not views.status_rows(outcome.evaluation.milestones, owner):
         owners = sorted({r["owner"] for r in views.status_rows(outcome.evaluation.milestones)
                          if r["owner"]})  # fmt: skip
         click.secho(f"No milestone has the owner '{owner}' (by name or email). Owners: "

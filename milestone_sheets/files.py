@@ -16,8 +16,29 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
+from milestone_sheets.errors import SourceError
+
 PRIVATE_FILE = 0o600
 PRIVATE_FOLDER = 0o700
+
+
+@contextmanager
+def held_lock(path: Path, busy: str, mode: int = PRIVATE_FILE) -> Iterator[None]:
+    """An exclusive lock file (filelock), taken at once or not at all: SourceError with
+    `busy` when another run holds it, or when it cannot be taken."""
+    import filelock  # only a sync or a send needs it (and it costs start-up time)
+
+    lock = filelock.FileLock(str(path), timeout=0, mode=mode)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise SourceError(f"{busy} (it holds {path})") from None
+    except OSError as err:
+        raise SourceError(f"cannot take the lock {path}: {err}") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def private_folder(path: Path) -> Path:

@@ -16,7 +16,13 @@ from functools import cached_property
 from typing import Any, NamedTuple
 
 from milestone_sheets.domain.rows import Record
-from milestone_sheets.domain.values import format_number, round_float, round_half_away, to_decimal
+from milestone_sheets.domain.values import (
+    amount,
+    format_number,
+    round_float,
+    round_half_away,
+    to_decimal,
+)
 
 DONE = "Done"
 DONE_LATE = "Done late"
@@ -171,7 +177,7 @@ def _compute(
             reasons.append(f"progress unknown, {_percent(expected_tenths)} expected by now")
     if variance is not None and variance > 0:
         share = f" ({format_number(variance_pct)}%)" if variance_pct is not None else ""
-        reasons.append(f"over budget by {_amount(variance)}{share}")
+        reasons.append(f"over budget by {amount(variance)}{share}")
     return Computed(
         status=status,
         days_late=days_late,
@@ -200,11 +206,6 @@ def _days(count: int) -> str:
 def _percent(tenths: int) -> str:
     """Tenths of a percentage point as a person reads them: 33%, 12.5%."""
     return f"{tenths // 10}%" if tenths % 10 == 0 else f"{tenths / 10:.1f}%"
-
-
-def _amount(value: float) -> str:
-    """Money in the Check text: 1,200 or 1,200.50."""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def compute_all(

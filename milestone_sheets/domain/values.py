@@ -58,6 +58,13 @@ def format_number(value: float | int | Decimal) -> str:
     return str(value)
 
 
+def amount(value: float | None) -> str:
+    """A money amount or metric for display: 12,500 or 12,500.50; blank for None."""
+    if value is None:
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+
+
 def as_sheet_text(value: Any) -> str:
     """The value as it reads in the sheet, for messages."""
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):

@@ -16,7 +16,6 @@ from milestone_sheets.domain.status import (
     FINISHED,
     INVALID,
     OVERDUE,
-    Computed,
     extra_reasons,
 )
 from milestone_sheets.domain.values import folded
@@ -68,7 +67,7 @@ def milestone_line(
         "target": amount(values.get("target")),
         "result": amount(values.get("result")),
         "check": computed.check or "",
-        "reason": extra_reasons(computed) if isinstance(computed, Computed) else "",
+        "reason": extra_reasons(computed),
         "cell": record.cell_of(header, record.problems[0], sheet)
         if header is not None and record.problems
         else f"{sheet}!A{record.row}",

@@ -13,8 +13,8 @@ from milestone_sheets.config import Config
 from milestone_sheets.domain.evaluate import Evaluation
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.values import parse_email
-from milestone_sheets.errors import ConfigError, SourceError
-from milestone_sheets.files import private_folder, write_atomically
+from milestone_sheets.errors import ConfigError
+from milestone_sheets.files import held_lock, private_folder, write_atomically
 from milestone_sheets.mail.compose import (
     LinkOf,
     Review,
@@ -188,18 +188,7 @@ def send_mail(
 def _sending_lock(state: Path) -> Iterator[None]:
     """One run sends from a ledger at a time: a second one, started while the first is
     sending, stops before it sends anything (exit 3)."""
-    import filelock
-
-    path = private_folder(state / "locks") / "sending.lock"
-    lock = filelock.FileLock(str(path), timeout=0, mode=0o600)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise SourceError(
-            f"another milestone-sheets run is sending mail from {state} (it holds {path}); "
-            "nothing was sent. Run again when it has finished: the ledger then says what is left."
-        ) from None
-    try:
+    busy = (f"another milestone-sheets run is sending mail from {state}; nothing was sent. "
+            "Run again when it has finished: the ledger then says what is left")  # fmt: skip
+    with held_lock(private_folder(state / "locks") / "sending.lock", busy):
         yield
-    finally:
-        lock.release()

@@ -27,7 +27,7 @@ from milestone_sheets.domain.status import (
     earned_value,
     extra_reasons,
 )
-from milestone_sheets.domain.values import round_half_away, to_decimal
+from milestone_sheets.domain.values import amount, round_half_away, to_decimal
 
 STATUS_COLORS = {
     DONE: "#2e7d32",
@@ -52,13 +52,6 @@ EV_EXPLANATIONS = {
 }
 TIMELINE_ROW = 16
 TIMELINE_WIDTH = 700
-
-
-def amount(value: float | None) -> str:
-    """A money amount or metric for display: 12,500 or 12,500.50; blank for None."""
-    if value is None:
-        return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
 
 
 def _sum(values: Iterable[float]) -> float:

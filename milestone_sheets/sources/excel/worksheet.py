@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple, Protocol
 
-from milestone_sheets.changes import CellValue
+from milestone_sheets.changes import MAX_ROW, CellValue
 from milestone_sheets.domain.grid import column_index, column_letter
 
 
@@ -147,7 +147,6 @@ _LONG_REF = re.compile(  # each starts with a literal, which the regex engine fi
     rb'r="\$?(?:[A-Z]{3}|[A-Z]{0,3}\$?\d{7})|ref="[^"]*?(?:[A-Z]{3}|\d{7})'
 )
 _REF_PART = re.compile(rb"\$?([A-Z]*)\$?(\d*)")
-LAST_ROW, LAST_COL = 1_048_576, 16_383  # Excel's last row (1-based) and column XFD (0-based)
 
 
 def check_references(data: bytes) -> None:
@@ -165,7 +164,7 @@ def check_references(data: bytes) -> None:
                 continue
             letters, digits = ref.groups()
             if (
-                (digits and (len(digits) > 7 or int(digits) > LAST_ROW))
+                (digits and (len(digits) > 7 or int(digits) > MAX_ROW + 1))
                 or len(letters) > 3
                 or (len(letters) == 3 and letters > b"XFD")
             ):
