@@ -20,7 +20,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 from conftest import Recorder, _start, write_xlsx
-from test_mail import AS_OF, PLAN, add_smtp
+from test_mail import AS_OF, PLAN, add_smtp, make_plan
 
 import milestone_sheets
 from milestone_sheets.cli import main
@@ -46,17 +46,8 @@ def workbook_is_whole(path: Path) -> None:
 
 @pytest.fixture
 def mail_plan(tmp_path, monkeypatch):
-    from milestone_sheets.mail import send as send_module
-
-    path = write_xlsx(tmp_path / "plan.xlsx", {"Milestones": PLAN})
-    (tmp_path / "milestone-sheets.toml").write_text(
-        '[source]\nlocation = "plan.xlsx"\n'
-        '[review]\nfrom = "Plan Office <plan@example.com>"\nmanager = "ceo@example.com"\n'
-        'allowed_domains = ["example.com", "other.example", "exämple.com"]\n'
-    )
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(send_module, "RETRY_WAITS", (0.01, 0.02))
-    return path
+    """test_mail's plan and config, with an internationalised domain allowed too."""
+    return make_plan(tmp_path, monkeypatch, ("example.com", "other.example", "exämple.com"))
 
 
 def message_ids(recorder: Recorder) -> list[str]:

@@ -59,17 +59,24 @@ PLAN = [
 AS_OF = "2026-06-15"
 
 
-@pytest.fixture
-def plan(tmp_path, monkeypatch):
+def make_plan(tmp_path, monkeypatch, domains=("example.com", "other.example")) -> Path:
+    """The plan above and its config in tmp_path (the working folder), retries in
+    milliseconds; mail is allowed to `domains`."""
     path = write_xlsx(tmp_path / "plan.xlsx", {"Milestones": PLAN})
+    allowed = ", ".join(f'"{domain}"' for domain in domains)
     (tmp_path / "milestone-sheets.toml").write_text(
         '[source]\nlocation = "plan.xlsx"\n'
         '[review]\nfrom = "Plan Office <plan@example.com>"\nreply_to = "plan@example.com"\n'
-        'manager = "ceo@example.com"\nallowed_domains = ["example.com", "other.example"]\n'
+        f'manager = "ceo@example.com"\nallowed_domains = [{allowed}]\n'
     )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(send_module, "RETRY_WAITS", (0.01, 0.02))
     return path
+
+
+@pytest.fixture
+def plan(tmp_path, monkeypatch):
+    return make_plan(tmp_path, monkeypatch)
 
 
 def read(path: Path) -> email.message.EmailMessage:
