@@ -17,8 +17,8 @@ subclasses carrying the command line's exit code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -26,10 +26,12 @@ from typing import TYPE_CHECKING
 
 from milestone_sheets.changes import Changes, plan_changes
 from milestone_sheets.config import CONFIG_NAME, Config, load_config, parse_config
+from milestone_sheets.domain.drift import Baseline, Change, Past, Seen, history_changes, observe
 from milestone_sheets.domain.evaluate import Evaluation, Settings, TableResult
 from milestone_sheets.domain.evaluate import evaluate as evaluate_book
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.status import StatusSettings
+from milestone_sheets.domain.values import folded
 from milestone_sheets.errors import (
     ConfigError,
     MilestoneSheetsError,
@@ -37,7 +39,8 @@ from milestone_sheets.errors import (
     UnexpectedError,
 )
 from milestone_sheets.files import held_lock, private_folder, write_atomically
-from milestone_sheets.sources import Source
+from milestone_sheets.history import History, read_past
+from milestone_sheets.sources import Source, identity, location_of
 from milestone_sheets.sources import open_source as _open_source
 
 if TYPE_CHECKING:
@@ -89,6 +92,7 @@ class Outcome:
     evaluation: Evaluation
     changes: Changes
     written: bool = False
+    recorded: bool = False  # a snapshot was added to the history
     attempts: int = 1
     write_problems: list[str] = field(default_factory=list)
 
@@ -122,11 +126,17 @@ class Outcome:
 
 
 def evaluate(
-    source: Source, as_of: date | None = None, settings: Settings | None = None
+    source: Source,
+    as_of: date | None = None,
+    settings: Settings | None = None,
+    past: Past | None = None,
 ) -> Outcome:
-    """Read a source and compute every table as of a date (default today); write nothing."""
+    """Read a source and compute every table as of a date (default today); write nothing.
+
+    With the source's history (`past_of`), Slip and the changes since the last review
+    are computed too."""
     book = source.read()
-    evaluation = evaluate_book(book, settings or Settings(), as_of or date.today())
+    evaluation = evaluate_book(book, settings or Settings(), as_of or date.today(), past)
     return Outcome(source.location, evaluation, plan_changes(evaluation))
 
 
@@ -136,30 +146,112 @@ def sync(
     settings: Settings | None = None,
     *,
     dry_run: bool = False,
+    history: History | None = None,
 ) -> Outcome:
     """Write the computed cells that changed; if the source changes under us, read and
-    compute again, up to the source's limit (then SheetChangedError, nothing written)."""
+    compute again, up to the source's limit (then SheetChangedError, nothing written).
+
+    With a `history`, the Slip column is computed from the baselines and the sync is
+    recorded (not a dry run's); without one, the Slip column is left as it is."""
     as_of = as_of or date.today()
     settings = settings or Settings()
+    known_as = identity(source.location)
+    past = history.past(known_as) if history is not None else None
     attempts = source.max_attempts
     for attempt in range(1, attempts + 1):
         book = source.read()
-        evaluation = evaluate_book(book, settings, as_of)
+        evaluation = evaluate_book(book, settings, as_of, past)
         changes = plan_changes(evaluation)
         outcome = Outcome(source.location, evaluation, changes, attempts=attempt)
-        if dry_run or not changes.writes:
+        if dry_run:
             return outcome
-        try:
-            outcome.write_problems = book.write(changes.writes, changes.guards)
-        except SheetChangedError as err:
-            if attempt == attempts:
-                raise SheetChangedError(
-                    f"{err}; gave up after {attempts} tries. Nothing was written."
-                ) from None
-            continue
-        outcome.written = True
+        if changes.writes:
+            try:
+                outcome.write_problems = book.write(changes.writes, changes.guards)
+            except SheetChangedError as err:
+                if attempt == attempts:
+                    raise SheetChangedError(
+                        f"{err}; gave up after {attempts} tries. Nothing was written."
+                    ) from None
+                continue
+            outcome.written = True
+        if history is not None and past is not None:
+            seen = observe(evaluation.milestones.rows())
+            outcome.recorded = history.record(known_as, as_of, seen, past)
         return outcome
     raise AssertionError("unreachable")
+
+
+def past_of(source: Source, config: Config) -> Past:
+    """The source's history as the state folder holds it (empty before the first sync)."""
+    return read_past(config.review.state, identity(source.location))
+
+
+def history_of(
+    config: Config, location: str | None, key: str | None = None, since: date | None = None
+) -> list[Change]:
+    """Each change of due, budget or status the history holds for a source, oldest
+    first; only one milestone's (`key`: its ID or name) or those seen on or after `since`."""
+    past = read_past(config.review.state, identity(location_of(location, config)))
+    wanted = folded(key) if key else None
+    return [
+        change
+        for change in history_changes(past)
+        if (since is None or change.seen >= since)
+        and (
+            wanted is None or wanted in (folded(change.milestone.id), folded(change.milestone.name))
+        )
+    ]
+
+
+@dataclass
+class Baselines:
+    """Each milestone as the plan has it now, with its baseline (None: set by the next sync)."""
+
+    outcome: Outcome
+    rows: list[tuple[Seen, Baseline | None]]
+    reset: int = 0  # how many were set anew
+
+
+def baselines(
+    config: Config,
+    location: str | None,
+    settings: Settings,
+    as_of: date,
+    *,
+    reset: bool = False,
+    keys: Sequence[str] = (),
+) -> Baselines:
+    """The baselines of a source's milestones; with `reset`, the current due dates and
+    budgets become the baseline (of the milestones `keys` names, else of all)."""
+    source, outcome = read_plan(config, location, settings, as_of)
+    now = observe(outcome.evaluation.milestones.rows())
+    count = 0
+    if reset:
+        chosen = list(now.values())
+        if keys:
+            by_name = {folded(value): seen for seen in now.values() for value in (seen.id, seen.name)
+                       if value}  # fmt: skip
+            unknown = [key for key in keys if folded(key) not in by_name]
+            if unknown:
+                raise ConfigError(f"no milestone with the ID or name {', '.join(unknown)}; "
+                                  "no baseline was changed")  # fmt: skip
+            chosen = list({by_name[folded(key)].key: by_name[folded(key)] for key in keys}.values())
+        with closing(History(config.review.state)) as history:
+            count = history.reset_baselines(identity(source.location), as_of, chosen)
+        source, outcome = read_plan(config, location, settings, as_of)
+    past = outcome.evaluation.past or Past()
+    return Baselines(
+        outcome, [(seen, past.baselines.get(seen.key)) for seen in now.values()], count
+    )
+
+
+def read_plan(
+    config: Config, location: str | None, settings: Settings, as_of: date
+) -> tuple[Source, Outcome]:
+    """The source a command names, evaluated with its history; nothing is written."""
+    source = _open_source(location, config)
+    return source, evaluate(source, as_of, settings, past_of(source, config))
 
 
 @contextmanager
@@ -213,7 +305,12 @@ def sync_source(
     """Sync one source under its lock, then mail the alerts it calls for (--notify)."""
     source = _open_source(location, config, backup=options.backup)
     with source_lock(source, config.review.state):
-        outcome = sync(source, as_of, settings, dry_run=options.dry_run)
+        if options.dry_run:  # reads the history, and records nothing
+            past = past_of(source, config)
+            outcome = evaluate(source, as_of, settings, past)
+        else:
+            with closing(History(config.review.state)) as history:
+                outcome = sync(source, as_of, settings, history=history)
     run = SyncRun(source.location, outcome)
     if options.notify and not options.dry_run:
         from milestone_sheets.mail.run import plan_alert_mail
@@ -365,7 +462,8 @@ def demo(folder: Path, as_of: date) -> Demo:
         write_config(folder, workbook, demo=True)
     config = load_config(folder / CONFIG_NAME)
     source = open_source(workbook, config)
-    outcome = sync(source, as_of, settings_for(config))
+    with closing(History(config.review.state)) as history:
+        outcome = sync(source, as_of, settings_for(config), history=history)
     title = plan_title(source, config, outcome)
     report = write_report(outcome, Month.of(as_of), title, folder / "report.html", config)
     return Demo(folder, workbook, folder / CONFIG_NAME, report, outcome, created)

@@ -58,8 +58,10 @@ def plan_changes(evaluation: Evaluation) -> Changes:
     writes: list[CellWrite] = []
     blocked: list[str] = []
     guards: list[RowGuard] = []
+    # Without a history there is no baseline: the Slip cells are left as they are.
+    without = () if evaluation.past is not None else (SLIP,)
     for table in evaluation.tables:
-        table_writes, table_blocked = plan_writes(table)
+        table_writes, table_blocked = plan_writes(table, without)
         writes += table_writes
         blocked += table_blocked
         guard = guard_of(table)
@@ -94,8 +96,9 @@ def _same(old: Any, new: Any) -> bool:
 
 MAX_ROW, MAX_COL = 1_048_575, 16_383  # 0-based: row 1,048,576 and column XFD, Excel's last
 MAX_TEXT = 32_767  # the most characters a cell holds in Excel
+SLIP = "Slip (days)"
 _NUMERIC_COLUMNS = frozenset(
-    {"Days late", "Budget variance", "Budget variance %", "Expected progress %",
+    {"Days late", SLIP, "Budget variance", "Budget variance %", "Expected progress %",
      "Expected to date", "Gap"}
 )  # fmt: skip
 _STATUS_WORDS = frozenset(STATUSES) | frozenset(GOAL_STATUSES) | {OPEN}
@@ -139,9 +142,12 @@ def _foreign_columns(table: TableResult) -> dict[str, str]:
     return found
 
 
-def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
+def plan_writes(
+    table: TableResult, without: tuple[str, ...] = ()
+) -> tuple[list[CellWrite], list[str]]:
     """The computed cells that differ from the sheet, and the cells left alone and why:
-    formulas, a column of the user's, merged ranges, cells past the sheet's last column."""
+    formulas, a column of the user's, merged ranges, cells past the sheet's last column.
+    The cells of the computed columns named in `without` are not written."""
     grid, header = table.grid, table.header
     writes: list[CellWrite] = []
     foreign = _foreign_columns(table)
@@ -158,7 +164,8 @@ def plan_writes(table: TableResult) -> tuple[list[CellWrite], list[str]]:
         columns[name] = next_col
         writes.append(CellWrite(grid.title, header.row, next_col, name, None, header.style_col))
         next_col += 1
-    targets = [(name, columns[name]) for name in table.spec.computed if name in columns]
+    targets = [(name, columns[name]) for name in table.spec.computed
+               if name in columns and name not in without]  # fmt: skip
     formula_cells, rows = grid.formula_cells, grid.rows
     merges_told: set[tuple[int, int, int, int]] = set()
     for record, computed in zip(table.records, table.computed, strict=True):

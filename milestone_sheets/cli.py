@@ -58,13 +58,47 @@ def _settings(config: Config, worksheet: str | None) -> Settings:
     return app.settings_for(config, worksheet)
 
 
-def _parse_as_of(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date:
+def _parse_date(_ctx: click.Context, _param: click.Parameter, value: str | None) -> date | None:
     if value is None:
-        return date.today()
+        return None
     try:
         return datetime.strptime(value, "%Y-%m-%d").date()
     except ValueError:
         raise click.BadParameter(f"'{value}' is not a date in YYYY-MM-DD form") from None
+
+
+def _parse_as_of(ctx: click.Context, param: click.Parameter, value: str | None) -> date:
+    return _parse_date(ctx, param, value) or date.today()
+
+
+def _late_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
+    """`milestone-sheets sync --config FILE` means what `--config FILE sync` does."""
+    if value is not None:
+        obj = ctx.find_root().ensure_object(dict)
+        obj["config_path"] = value
+        obj.pop("config", None)
+
+
+config_option = click.option(
+    "--config",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    expose_value=False,
+    is_eager=True,
+    callback=_late_config,
+    help="Configuration file (also accepted before the command).",
+)
+
+
+def format_option(what: str, *formats: str) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["table", *formats]),
+        default="table",
+        show_default=True,
+        help=f"How to print the {what}.",
+    )
 
 
 def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -83,28 +117,12 @@ def source_options(command: Callable[..., Any]) -> Callable[..., Any]:
         metavar="NAME",
         help="The milestones worksheet. Default: from the config, else 'Milestones'.",
     )
-    @click.option(
-        "--config",
-        type=click.Path(dir_okay=False, path_type=Path),
-        metavar="FILE",
-        expose_value=False,
-        is_eager=True,
-        callback=_late_config,
-        help="Configuration file (also accepted before the command).",
-    )
+    @config_option
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         return command(*args, **kwargs)
 
     return wrapper
-
-
-def _late_config(ctx: click.Context, _param: click.Parameter, value: Path | None) -> None:
-    """`milestone-sheets sync --config FILE` means what `--config FILE sync` does."""
-    if value is not None:
-        obj = ctx.find_root().ensure_object(dict)
-        obj["config_path"] = value
-        obj.pop("config", None)
 
 
 def _report_problems(outcome: app.Outcome) -> None:
@@ -243,7 +261,7 @@ def validate(ctx: click.Context, source: str | None, as_of: date, worksheet: str
     Example: milestone-sheets validate plan.xlsx
     """
     config = _config(ctx)
-    outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
+    _, outcome = app.read_plan(config, source, _settings(config, worksheet), as_of)
     _report_problems(outcome)
     rows = outcome.evaluation.milestones.rows()
     invalid = sum(1 for record, _ in rows if record.problems)
@@ -357,14 +375,7 @@ def _print_sync(run: app.SyncRun, dry_run: bool) -> None:
     type=click.Choice(STATUSES, case_sensitive=False),
     help="Only milestones with this status (repeatable).",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "csv", "json"]),
-    default="table",
-    show_default=True,
-    help="How to print the rows.",
-)
+@format_option("rows", "csv", "json")
 @click.option(
     "--goals", "with_goals", is_flag=True, help="Show the goals too (json: an object with both)."
 )
@@ -384,7 +395,7 @@ def status(
     Example: milestone-sheets status --format json --status Overdue
     """
     config = _config(ctx)
-    outcome = app.evaluate(app.open_source(source, config), as_of, _settings(config, worksheet))
+    _, outcome = app.read_plan(config, source, _settings(config, worksheet), as_of)
     _report_problems(outcome)
     rows = views.status_rows(outcome.evaluation.milestones, owner, statuses)
     if owner and not rows and not views.status_rows(outcome.evaluation.milestones, owner):
@@ -407,6 +418,82 @@ def status(
             click.echo()
             click.echo(views.goals_table(goals) if goals else "No Goals sheet.")
     ctx.exit(outcome.exit_code)
+
+
+@main.command()
+@source_options
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Make the current due dates and budgets the baseline (the plan was approved again).",
+)
+@click.option(
+    "--ids",
+    "keys",
+    metavar="ID,...",
+    multiple=True,
+    help="With --reset: only these milestones (IDs or names, comma-separated, repeatable).",
+)
+@format_option("baselines", "json")
+@click.pass_context
+def baseline(
+    ctx: click.Context, source: str | None, as_of: date, worksheet: str | None, reset: bool,
+    keys: tuple[str, ...], fmt: str,
+) -> None:  # fmt: skip
+    """Show each milestone's baseline due date and budget against the plan now.
+
+    A milestone's baseline is the due date and budget its first sync recorded. With
+    --reset, the current ones become the baseline (of all milestones, or of --ids): Slip
+    then counts from them, from the next sync on.
+
+    Example: milestone-sheets baseline --reset --ids M3,M7
+    """
+    config = _config(ctx)
+    wanted = [key.strip() for item in keys for key in item.split(",") if key.strip()]
+    if wanted and not reset:
+        raise ConfigError("--ids goes with --reset")
+    result = app.baselines(
+        config, source, _settings(config, worksheet), as_of, reset=reset, keys=wanted
+    )
+    _report_problems(result.outcome)
+    rows = views.baseline_rows(result.rows)
+    click.echo(views.to_json(rows) if fmt == "json" else views.baselines_table(rows))
+    if reset:
+        click.echo(f"Baseline set for {_count(result.reset, 'milestone')} as of {as_of}; "
+                   "the Slip column shows it from the next sync.", err=fmt == "json")  # fmt: skip
+
+
+@main.command()
+@click.argument("source", required=False)
+@click.option("--id", "key", metavar="ID", help="Only this milestone (its ID or name).")
+@click.option(
+    "--since",
+    metavar="DATE",
+    callback=_parse_date,
+    help="Only changes seen on or after this date (YYYY-MM-DD).",
+)
+@format_option("changes", "json")
+@config_option
+@click.pass_context
+def history(
+    ctx: click.Context, source: str | None, key: str | None, since: date | None, fmt: str
+) -> None:
+    """Print each change of due date, budget or status the syncs have seen; reads only
+    the history store (the sheet is not opened).
+
+    A milestone added after the first sync changes status from (new); one no longer in
+    the sheet changes status to Removed.
+
+    Example: milestone-sheets history --id M3 --since 2026-01-01
+    """
+    config = _config(ctx)
+    rows = views.history_rows(app.history_of(config, source, key, since))
+    if fmt == "json":
+        click.echo(views.to_json(rows))
+    elif rows:
+        click.echo(views.history_table(rows))
+    else:
+        click.echo("No changes recorded" + (f" for {key}" if key else "") + ".")
 
 
 def _parse_month(_ctx: click.Context, _param: click.Parameter, value: str | None) -> Month | None:
@@ -452,8 +539,7 @@ def report(
     Example: milestone-sheets report --month 2026-06 -o review.html
     """
     config = _config(ctx)
-    target = app.open_source(source, config)
-    outcome = app.evaluate(target, as_of, _settings(config, worksheet))
+    target, outcome = app.read_plan(config, source, _settings(config, worksheet), as_of)
     _report_problems(outcome)
     month = month or Month.of(as_of)
     path = output or Path(f"milestone-report-{month.key}.html")
@@ -497,8 +583,7 @@ def review(
     config = _config(ctx)
     if resend and not send:
         raise ConfigError("--resend goes with --send")
-    target = app.open_source(source, config)
-    outcome = app.evaluate(target, as_of, _settings(config, worksheet))
+    target, outcome = app.read_plan(config, source, _settings(config, worksheet), as_of)
     _report_problems(outcome)
     month = month or Month.of(as_of)
     plan = app.plan_review(outcome, target, month, config, owner=owner, digest=digest)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
+import sqlite3
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -103,3 +105,21 @@ def write_atomically(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
     with temporary_beside(path, mode) as (temp, stream):
         stream.write(data)
         replace(temp, path, stream)
+
+
+def open_database(path: Path, schema: str) -> sqlite3.Connection:
+    """A SQLite database in a private folder, created private (0600, never through a
+    link) before SQLite opens it, so that its journal files take that mode; WAL, each
+    commit durable. Raises sqlite3.Error or OSError for the caller to name."""
+    private_folder(path.parent)
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE))
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.executescript(schema)
+    return db
+
+
+def timestamp() -> str:
+    """Now, as a record in a store has it: UTC, ISO 8601, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date
 from typing import Any
 
+from milestone_sheets.domain.drift import Baseline, Change, Seen, slip_days
 from milestone_sheets.domain.evaluate import TableResult
 from milestone_sheets.domain.grid import cell_ref
 from milestone_sheets.domain.rows import Record
@@ -16,7 +17,7 @@ from milestone_sheets.domain.status import Computed
 from milestone_sheets.domain.values import folded
 
 STATUS_KEYS = (
-    "id", "row", "name", "owner", "email", "due", "status", "days_late",
+    "id", "row", "name", "owner", "email", "due", "status", "days_late", "slip_days",
     "budget_variance", "budget_variance_pct", "expected_progress_pct", "check",
 )  # fmt: skip
 
@@ -37,6 +38,7 @@ def status_row(record: Record, computed: Computed) -> dict[str, Any]:
         "due": _due_value(record),
         "status": computed.status,
         "days_late": computed.days_late,
+        "slip_days": computed.slip_days,
         "budget_variance": computed.budget_variance,
         "budget_variance_pct": computed.budget_variance_pct,
         "expected_progress_pct": computed.expected_progress_pct,
@@ -159,6 +161,56 @@ def summary_line(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     parts = ", ".join(f"{count} {status}" for status, count in counts.items())
     return f"{total} milestone{'s' if total != 1 else ''}: {parts}" if total else "no milestones"
+
+
+def _plain(value: Any) -> Any:
+    """A stored value as json has it: dates in ISO form."""
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def history_rows(changes: Iterable[Change]) -> list[dict[str, Any]]:
+    """One object per change, as `history --format json` prints it."""
+    return [
+        {"id": change.milestone.id or None, "name": change.milestone.name,
+         "field": change.field, "old": _plain(change.old), "new": _plain(change.new),
+         "seen": change.seen.isoformat()}
+        for change in changes
+    ]  # fmt: skip
+
+
+_HISTORY_COLUMNS = (
+    ("seen", "Seen", 10), ("id", "ID", 6), ("name", "Milestone", 30), ("field", "Field", 6),
+    ("old", "From", 12), ("new", "To", 12),
+)  # fmt: skip
+
+
+def history_table(rows: Sequence[dict[str, Any]]) -> str:
+    shown = [{**row, "old": "(new)" if row["old"] is None and row["field"] == "status"
+              else row["old"]} for row in rows]  # fmt: skip
+    return to_table(shown, _HISTORY_COLUMNS)
+
+
+def baseline_rows(rows: Iterable[tuple[Seen, Baseline | None]]) -> list[dict[str, Any]]:
+    """Each milestone's baseline against the plan now, as `baseline` prints it."""
+    return [
+        {"id": seen.id or None, "name": seen.name,
+         "baseline_due": _plain(base.due) if base else None, "due": _plain(seen.due),
+         "slip_days": slip_days(seen, {seen.key: base} if base else {}),
+         "baseline_budget": base.budget if base else None, "budget": seen.budget,
+         "set_on": base.set_on.isoformat() if base else None}
+        for seen, base in rows
+    ]  # fmt: skip
+
+
+_BASELINE_COLUMNS = (
+    ("id", "ID", 6), ("name", "Milestone", 30), ("baseline_due", "Baseline", 10),
+    ("due", "Due", 10), ("slip_days", "Slip", 5), ("baseline_budget", "Base budget", 11),
+    ("budget", "Budget", 11), ("set_on", "Set on", 10),
+)  # fmt: skip
+
+
+def baselines_table(rows: Sequence[dict[str, Any]]) -> str:
+    return to_table(rows, _BASELINE_COLUMNS)
 
 
 def change_lines(evaluation: Any, writes: Sequence[Any]) -> list[str]:

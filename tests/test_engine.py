@@ -160,7 +160,11 @@ def test_earned_value():
         Record(row=4, values=milestone(), skipped=True),
     ]  # fmt: skip
     computed = [compute_milestone(r.values, T, SETTINGS) for r in records[:2]] + [Computed()]
-    figures = earned_value(records, computed)
+    figures = earned_value(
+        (r.values.get("budget"), r.values.get("actual"), c.progress, c.expected)
+        for r, c in zip(records, computed, strict=True)
+        if not r.skipped
+    )
     # PV: 1000 x 0.5 (the done one has no start, so no E); EV: 400 + 500; AC: 1050.
     assert (figures.pv, figures.ev, figures.ac) == (500.0, 900.0, 1050.0)
     assert (figures.sv, figures.cv) == (400.0, -150.0)

@@ -17,18 +17,12 @@ from milestone_sheets.app import sync
 from milestone_sheets.cli import main
 from milestone_sheets.config import parse_config
 from milestone_sheets.domain.evaluate import Settings
+from milestone_sheets.domain.fields import MILESTONES
 from milestone_sheets.errors import SheetChangedError, SourceError
 from milestone_sheets.sources.excel import ExcelSource
 
 AS_OF = "2026-06-15"
-COMPUTED = [
-    "Status",
-    "Days late",
-    "Budget variance",
-    "Budget variance %",
-    "Expected progress %",
-    "Check",
-]
+COMPUTED = list(MILESTONES.computed)
 
 
 def read_part(path: Path, part: str) -> bytes:
@@ -69,19 +63,19 @@ def test_sync_computes_valid_rows_marks_bad_ones_and_touches_nothing_else(runner
     header = [c.value for c in ws[2]]
     assert header[13:] == COMPUTED  # added after the last used column (M: Cost per day)
     rows = {r: [c.value for c in ws[r]][13:] for r in range(3, 9)}
-    assert rows[3] == ["Done", -2, -100, -10, 100, None]
-    assert rows[4] == ["Overdue", 5, 500, 4, 100,  # $12,500 budget, 13k spent
+    assert rows[3] == ["Done", -2, 0, -100, -10, 100, None]
+    assert rows[4] == ["Overdue", 5, 0, 500, 4, 100,  # $12,500 budget, 13k spent
                        "due 2026-06-10, 5 days late; over budget by 500 (4%)"]  # fmt: skip
-    assert rows[5] == ["On track", None, -4000, -80, 46.7, None]
-    assert rows[6] == ["Not started", None, None, None, 0, None]
-    assert rows[7] == ["Invalid", None, None, None, None, "Due 'next friday' is not a date"]
-    assert rows[8] == ["Invalid", None, None, None, None,
+    assert rows[5] == ["On track", None, 0, -4000, -80, 46.7, None]
+    assert rows[6] == ["Not started", None, 0, None, None, 0, None]
+    assert rows[7] == ["Invalid", None, None, None, None, None, "Due 'next friday' is not a date"]
+    assert rows[8] == ["Invalid", None, None, None, None, None,
                        "Owner is missing; Email 'not an email' is not an email address; "
                        "Budget 'lots' is not an amount; Progress 150 is outside 0..100%"]  # fmt: skip
 
     # Every cell outside the computed columns is byte for byte what it was.
     after_cells = sheet_cells(plan)
-    computed_cols = {"N", "O", "P", "Q", "R", "S"}
+    computed_cols = {"N", "O", "P", "Q", "R", "S", "T"}
     untouched = {
         ref: xml
         for ref, xml in after_cells.items()
@@ -96,7 +90,7 @@ def test_sync_computes_valid_rows_marks_bad_ones_and_touches_nothing_else(runner
         .to_python()
     )
     assert cached[2][12] == 30 and cached[3][12] == 433.33
-    assert cached[2][13:] == ["Done", -2, -100, -10, 100, ""]
+    assert cached[2][13:] == ["Done", -2, 0, -100, -10, 100, ""]
 
 
 def test_second_sync_with_the_same_date_changes_nothing_and_rewrites_no_file(runner, plan):
@@ -115,11 +109,12 @@ def test_status_json_agrees_with_what_sync_wrote(runner, plan):
     rows = json.loads(result.stdout)
     assert [r["row"] for r in rows] == [3, 4, 5, 6, 7, 8]
     assert set(rows[0]) == {"id", "row", "name", "owner", "email", "due", "status", "days_late",
-                            "budget_variance", "budget_variance_pct", "expected_progress_pct", "check"}  # fmt: skip
+                            "slip_days", "budget_variance", "budget_variance_pct", "expected_progress_pct", "check"}  # fmt: skip
     ws = openpyxl.load_workbook(plan)["Milestones"]
     keys = [
         "status",
         "days_late",
+        "slip_days",
         "budget_variance",
         "budget_variance_pct",
         "expected_progress_pct",
@@ -368,7 +363,7 @@ def test_each_bad_input_names_its_cell_and_loses_nothing(
     assert result.exit_code == 1
     assert f"Milestones!{cell}: {message}" in result.output
     ws = openpyxl.load_workbook(path)["Milestones"]
-    status_col = ws.max_column - 5
+    status_col = ws.max_column - len(COMPUTED) + 1
     statuses = [ws.cell(row=r, column=status_col).value for r in (2, 3)]
     check = ws.cell(row=3, column=ws.max_column).value
     if message.startswith("Duplicate"):

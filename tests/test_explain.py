@@ -55,7 +55,7 @@ def test_a_dry_run_speaks_of_milestones_and_columns(runner, tmp_path):
     result = runner.invoke(main, ["sync", str(plan), "--as-of", AS_OF, "--dry-run"])
     assert "Milestones!F1: new column 'Status'" in result.output
     assert "M1 Status: (blank) -> Overdue (Milestones!F2)" in result.output
-    assert "M1 Check: (blank) -> due 2026-06-10, 5 days late (Milestones!K2)" in result.output
+    assert "M1 Check: (blank) -> due 2026-06-10, 5 days late (Milestones!L2)" in result.output
 
 
 def test_every_option_has_help_text():

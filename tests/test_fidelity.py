@@ -14,18 +14,12 @@ from lxml import etree
 from workbooks import AS_OF, EXPECTED_STATUS, FEATURES, build
 
 from milestone_sheets.cli import main
+from milestone_sheets.domain.fields import MILESTONES
 from milestone_sheets.domain.grid import column_index
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:UserWarning")
 VBA = Path(__file__).parent / "data" / "vbaProject.bin"
-COMPUTED = [
-    "Status",
-    "Days late",
-    "Budget variance",
-    "Budget variance %",
-    "Expected progress %",
-    "Check",
-]
+COMPUTED = list(MILESTONES.computed)
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
 
 
@@ -110,10 +104,11 @@ def test_sync_changes_only_the_computed_cells(tmp_path, feature, kind):
         for i in range(6)
     ]
     assert [row[0] for row in by_openpyxl] == EXPECTED_STATUS
-    assert by_openpyxl[0] == ["Done", -2, -100, -10, 100, None]
-    assert by_openpyxl[1] == ["Overdue", 5, 500, 4, 100,
+    assert by_openpyxl[0] == ["Done", -2, 0, -100, -10, 100, None]
+    assert by_openpyxl[1] == ["Overdue", 5, 0, 500, 4, 100,
                               "due 2026-06-10, 5 days late; over budget by 500 (4%)"]  # fmt: skip
-    assert by_openpyxl[4] == ["Invalid", None, None, None, None, "Due 'next friday' is not a date"]
+    invalid = ["Invalid", None, None, None, None, None, "Due 'next friday' is not a date"]
+    assert by_openpyxl[4] == invalid
     assert by_calamine == by_openpyxl
 
 
@@ -121,9 +116,9 @@ def test_an_excel_table_grows_to_take_in_the_computed_columns(tmp_path):
     path = build(tmp_path / "plan.xlsx", "excel_table")
     CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
     table = openpyxl.load_workbook(path)["Milestones"].tables["Plan"]
-    assert table.ref == "A1:S7"
-    assert [c.name for c in table.tableColumns][-6:] == COMPUTED
-    assert [c.id for c in table.tableColumns] == list(range(1, 20))
+    assert table.ref == "A1:T7"
+    assert [c.name for c in table.tableColumns][-len(COMPUTED) :] == COMPUTED
+    assert [c.id for c in table.tableColumns] == list(range(1, 21))
 
 
 def test_existing_cells_keep_their_style(tmp_path):

@@ -10,6 +10,7 @@ from conftest import write_xlsx
 
 from milestone_sheets.changes import CellWrite
 from milestone_sheets.cli import main
+from milestone_sheets.domain.fields import MILESTONES
 from milestone_sheets.sources.google import group_ranges, parse_location
 
 KEY = "1AbCdEfGhIjKlMnOp_qrs-TUV"
@@ -27,6 +28,7 @@ HEADER = [
     "Progress",
     "Notes",
 ]
+WIDENED = len(HEADER) + len(MILESTONES.computed)  # the grid's width once synced
 
 
 def rows(count: int) -> list[list[object]]:
@@ -81,8 +83,7 @@ def test_a_constant_number_of_requests(runner, sheets, config, count):
     assert body["valueInputOption"] == "RAW"
     assert len(body["data"]) == 1  # every changed cell in one range
     written = sheets.values(KEY, "Milestones")
-    assert written[0][11:] == ["Status", "Days late", "Budget variance", "Budget variance %",
-                               "Expected progress %", "Check"]  # fmt: skip
+    assert written[0][11:] == list(MILESTONES.computed)
     assert all(row[11] for row in written[1:])
     # Nothing changed: no write at all.
     sheets.requests.clear()
@@ -109,7 +110,7 @@ def test_same_results_as_an_excel_workbook(runner, sheets, config, tmp_path):
 
     ws = openpyxl.load_workbook(tmp_path / "plan.xlsx")["Milestones"]
     excel_cells = [[c.value for c in row][11:] for row in ws.iter_rows(min_row=1)]
-    google_cells = [(row + [None] * 17)[11:17] for row in sheets.values(KEY, "Milestones")]
+    google_cells = [(row + [None] * 18)[11:18] for row in sheets.values(KEY, "Milestones")]
     normalise = lambda grid: [[None if v in ("", None) else v for v in row] for row in grid]  # noqa: E731
     assert normalise(google_cells) == normalise(excel_cells)
 
@@ -120,9 +121,9 @@ def test_a_grid_exactly_as_wide_as_its_header_is_widened_first(runner, sheets, c
     assert result.exit_code == 0, result.output
     assert [m for m, _ in sheets.requests] == ["GET", "GET", "GET", "POST", "POST"]
     assert sheets.bodies[3] == {"requests": [{"updateSheetProperties": {
-        "properties": {"sheetId": 0, "gridProperties": {"columnCount": len(HEADER) + 6}},
+        "properties": {"sheetId": 0, "gridProperties": {"columnCount": WIDENED}},
         "fields": "gridProperties.columnCount"}}]}  # fmt: skip
-    assert sheets.spreadsheets[KEY].sheets[0].cols == len(HEADER) + 6
+    assert sheets.spreadsheets[KEY].sheets[0].cols == WIDENED
 
 
 def test_a_widening_whose_answer_was_lost_is_retried_without_widening_twice(runner, sheets, config):
@@ -135,14 +136,14 @@ def test_a_widening_whose_answer_was_lost_is_retried_without_widening_twice(runn
     def lose_the_answer(emulator, method, path):
         if method == "POST" and path.endswith(":batchUpdate") and not emulator.faults:
             if emulator.count("POST") == 1:
-                emulator.spreadsheets[KEY].sheets[0].cols = len(HEADER) + 6  # applied...
+                emulator.spreadsheets[KEY].sheets[0].cols = WIDENED  # applied...
                 emulator.fail_next(ApiError(503, "UNAVAILABLE", "The service is unavailable."))
 
     sheets.hooks.append(lose_the_answer)
     result = sync(runner)
     assert result.exit_code == 0, result.output
     assert sheets.count("POST") == 3  # the widening twice, then the values
-    assert sheets.spreadsheets[KEY].sheets[0].cols == len(HEADER) + 6
+    assert sheets.spreadsheets[KEY].sheets[0].cols == WIDENED
 
 
 @pytest.mark.parametrize("change", ["insert", "delete", "sort"])
@@ -292,7 +293,7 @@ def test_text_from_the_sheet_never_becomes_a_formula(runner, sheets, config):
     )
     sheet = sheets.spreadsheets[KEY].sheets[0]
     assert sheet.cells[(1, 1)].formula is None
-    check = sheet.cells[(1, 16)]
+    check = sheet.cells[(1, WIDENED - 1)]
     assert check.formula is None and check.value == "Due '=HYPERLINK(\"http://x\")' is not a date"
 
 

@@ -63,7 +63,7 @@ def test_libreoffice_reads_the_computed_cells_and_recalculates_user_formulas(
     header = sheet[0]
     status, check = header.index("Status"), header.index("Check")
     assert [row[status] for row in sheet[1:7]] == EXPECTED_STATUS
-    assert sheet[1][status : check + 1] == ["Done", "-2", "-100", "-10", "100", ""]
+    assert sheet[1][status : check + 1] == ["Done", "-2", "0", "-100", "-10", "100", ""]
     assert sheet[5][check] == "Due 'next friday' is not a date"
     if feature == "formulas_and_totals":
         # =COUNTIF(N:N,"Overdue") was saved as 0 before the sync; LibreOffice recomputes it.

@@ -154,7 +154,7 @@ def test_invalid_rows_get_only_status_and_check():
             ["A", None, "2026-06-01", "2026-06-10", 100, 200]]  # fmt: skip
     computed = evaluate(rows).computed[0]
     assert computed.column_values() == {
-        "Status": "Invalid", "Days late": None, "Budget variance": None,
+        "Status": "Invalid", "Days late": None, "Slip (days)": None, "Budget variance": None,
         "Budget variance %": None, "Expected progress %": None, "Check": "Owner is missing",
     }  # fmt: skip
 
@@ -173,8 +173,9 @@ def test_formula_in_a_computed_column_is_kept_and_reported():
     table = evaluate_table(g, find_header(g, MILESTONES), MILESTONES, Settings(), T)
     writes, blocked = plan_writes(table)
     assert sorted((w.row, w.col, w.value) for w in writes) == [
-        (0, 5, "Days late"), (0, 6, "Budget variance"), (0, 7, "Budget variance %"),
-        (0, 8, "Expected progress %"), (1, 4, "due 2026-06-01, 14 days late"), (1, 5, 14),
+        (0, 5, "Days late"), (0, 6, "Slip (days)"), (0, 7, "Budget variance"),
+        (0, 8, "Budget variance %"), (0, 9, "Expected progress %"),
+        (1, 4, "due 2026-06-01, 14 days late"), (1, 5, 14),
     ]  # fmt: skip
     assert blocked == [
         "Milestones!D2: the Status cell holds a formula; it was not overwritten "
@@ -190,8 +191,9 @@ def test_missing_computed_columns_are_added_after_the_last_used_header_cell():
     table = evaluate(rows)
     writes, _ = plan_writes(table)
     headers = [(w.col, w.value, w.style_like) for w in writes if w.row == 0]
-    assert headers == [(6, "Days late", 5), (7, "Budget variance", 5), (8, "Budget variance %", 5),
-                       (9, "Expected progress %", 5), (10, "Check", 5)]  # fmt: skip
+    assert headers == [(6, "Days late", 5), (7, "Slip (days)", 5), (8, "Budget variance", 5),
+                       (9, "Budget variance %", 5), (10, "Expected progress %", 5),
+                       (11, "Check", 5)]  # fmt: skip
     assert not [w for w in writes if w.row == 1]  # nothing else changed: Status is right
 
 

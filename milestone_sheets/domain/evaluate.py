@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from milestone_sheets.domain import drift
 from milestone_sheets.domain import goals as g
 from milestone_sheets.domain import rows as model
+from milestone_sheets.domain.drift import Past
 from milestone_sheets.domain.fields import GOALS, MILESTONES, TASKS, TableSpec
 from milestone_sheets.domain.grid import Book, SheetGrid
 from milestone_sheets.domain.rows import Header, Record
-from milestone_sheets.domain.status import STATUSES, StatusSettings, compute_all
+from milestone_sheets.domain.status import STATUSES, Computed, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
 
 
@@ -64,6 +66,7 @@ class Evaluation:
     warnings: list[str]
     goals: TableResult | None = None
     tasks: TableResult | None = None
+    past: Past | None = None  # the source's history, when one is kept
 
     @property
     def tables(self) -> list[TableResult]:
@@ -183,12 +186,23 @@ def _check(record: Record) -> str | None:
     return "; ".join(p.message for p in record.problems) or None
 
 
-def evaluate(book: Book, settings: Settings, as_of: date) -> Evaluation:
-    """Evaluate a book's milestones, goals and tasks as of `as_of`."""
+def evaluate(book: Book, settings: Settings, as_of: date, past: Past | None = None) -> Evaluation:
+    """Evaluate a book's milestones, goals and tasks as of `as_of`; with the source's
+    history (`past`), each milestone's Slip against its baseline too."""
     found, goals_found, tasks_found = _locate(book, settings)
     milestones, goals, tasks = _computed_tables(found, goals_found, tasks_found, settings, as_of)
+    if past is not None:
+        milestones.computed = [_with_slip(r, c, past) for r, c in
+                               zip(milestones.records, milestones.computed, strict=True)]  # fmt: skip
     warnings = [w for table in (milestones, goals, tasks) if table for w in table.header.warnings]
-    return Evaluation(as_of, milestones, warnings, goals, tasks)
+    return Evaluation(as_of, milestones, warnings, goals, tasks, past)
+
+
+def _with_slip(record: Record, computed: Computed, past: Past) -> Computed:
+    seen = None if record.skipped else drift.seen_of(record, computed)
+    if seen is None:
+        return computed
+    return computed._replace(slip_days=drift.slip_days(seen, past.baselines))
 
 
 def _computed_tables(

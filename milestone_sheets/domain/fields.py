@@ -70,6 +70,7 @@ MILESTONES = TableSpec(
     computed=(
         "Status",
         "Days late",
+        "Slip (days)",
         "Budget variance",
         "Budget variance %",
         "Expected progress %",

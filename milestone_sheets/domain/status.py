@@ -7,7 +7,7 @@ arithmetic for day ratios, and floats with an exact decimal fallback near a half
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -57,6 +57,7 @@ class Computed(NamedTuple):
     budget_variance_pct: float | None = None
     expected_progress_pct: float | None = None
     check: str | None = None
+    slip_days: int | None = None  # Due against the baseline (only with a history)
     progress: float | None = None  # the progress used: given, from tasks, or 1 when done
     expected: tuple[int, int] | None = None  # E as (elapsed days, total days)
 
@@ -65,6 +66,7 @@ class Computed(NamedTuple):
         return {
             "Status": self.status,
             "Days late": self.days_late,
+            "Slip (days)": self.slip_days,
             "Budget variance": self.budget_variance,
             "Budget variance %": self.budget_variance_pct,
             "Expected progress %": self.expected_progress_pct,
@@ -246,20 +248,20 @@ class EarnedValue:
     cpi: float | None
 
 
-def earned_value(records: Sequence[Record], computed: Sequence[Computed]) -> EarnedValue:
-    """PV = sum B x E, EV = sum B x P, AC = sum A over valid milestones."""
+def earned_value(
+    items: Iterable[tuple[float | None, float | None, float | None, tuple[int, int] | None]],
+) -> EarnedValue:
+    """PV = sum B x E, EV = sum B x P, AC = sum A, over (budget B, actual A, progress P,
+    E as (elapsed days, total days)) of each valid milestone."""
     pv = ev = ac = Decimal(0)
-    for record, result in zip(records, computed, strict=True):
-        if record.skipped or record.problems:
-            continue
-        budget, actual = record.values.get("budget"), record.values.get("actual")
+    for budget, actual, progress, expected in items:
         if budget is not None:
             budget_dec = to_decimal(budget)
-            if result.expected is not None:
-                elapsed, total = result.expected
+            if expected is not None:
+                elapsed, total = expected
                 pv += budget_dec * elapsed / total
-            if result.progress is not None:
-                ev += budget_dec * to_decimal(result.progress)
+            if progress is not None:
+                ev += budget_dec * to_decimal(progress)
         if actual is not None:
             ac += to_decimal(actual)
     return EarnedValue(

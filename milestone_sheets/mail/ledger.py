@@ -9,13 +9,11 @@ message. SQLite's journal makes each record durable and atomic.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-from datetime import UTC, datetime
 from pathlib import Path
 
 from milestone_sheets.errors import SourceError
-from milestone_sheets.files import private_folder
+from milestone_sheets.files import open_database, timestamp
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS sent (
@@ -49,13 +47,7 @@ class Ledger:
     def __init__(self, state_dir: Path):
         self.path = state_dir / "sent.sqlite3"
         try:
-            private_folder(state_dir)
-            # Created private before SQLite opens it: its journal files take its mode.
-            os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
-            self.db = sqlite3.connect(self.path, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
+            self.db = open_database(self.path, SCHEMA)
         except (sqlite3.Error, OSError) as err:
             raise LedgerError(f"{self.path}: cannot open the sent-mail ledger: {err}") from None
 
@@ -93,7 +85,7 @@ class Ledger:
         self._run(
             "INSERT OR REPLACE INTO sending (period, recipient, kind, key, message_id, started_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (period, recipient.lower(), kind, key, message_id, _now()),
+            (period, recipient.lower(), kind, key, message_id, timestamp()),
         )
 
     def sent_now(
@@ -107,7 +99,7 @@ class Ledger:
                 self.db.execute(
                     "INSERT INTO sent (period, recipient, kind, key, message_id, sent_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)",
-                    (period, recipient, kind, key, message_id, _now()),
+                    (period, recipient, kind, key, message_id, timestamp()),
                 )
                 self.db.execute(
                     "DELETE FROM sending WHERE kind=? AND recipient=? AND period=? AND key=?",
@@ -121,7 +113,3 @@ class Ledger:
 
     def close(self) -> None:
         self.db.close()
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -197,7 +197,11 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
         if r.values.get("budget") is not None and r.values.get("actual") is not None
         and r.values["actual"] > r.values["budget"]
     ]  # fmt: skip
-    figures = earned_value(evaluation.milestones.records, evaluation.milestones.computed)
+    figures = earned_value(
+        (r.values.get("budget"), r.values.get("actual"), c.progress, c.expected)
+        for r, c in evaluation.milestones.rows()
+        if not r.problems
+    )
 
     def item(record: Any, computed: Any) -> dict[str, Any]:
         values = record.values
