@@ -3,7 +3,7 @@
 The command line is a thin layer over these functions; scripts and notebooks call them
 directly::
 
-    from datetime import date
+    from datetime import date, timedelta
     import milestone_sheets as ms
 
     source = ms.open_source("plan.xlsx")
@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -458,11 +458,14 @@ def demo(folder: Path, as_of: date) -> Demo:
     workbook = folder / "milestones.xlsx"
     created = not workbook.exists()
     if created:
-        build_workbook(workbook, as_of)
+        build_workbook(workbook, as_of, month_before=True)
         write_config(folder, workbook, demo=True)
     config = load_config(folder / CONFIG_NAME)
     source = open_source(workbook, config)
     with closing(History(config.review.state)) as history:
+        if created:  # last month's sync, then this month's edits: the demo has a history
+            sync(source, as_of - timedelta(days=31), settings_for(config), history=history)
+            build_workbook(workbook, as_of)
         outcome = sync(source, as_of, settings_for(config), history=history)
     title = plan_title(source, config, outcome)
     report = write_report(outcome, Month.of(as_of), title, folder / "report.html", config)

@@ -50,8 +50,10 @@ PEOPLE = {
 }
 
 
-def _milestones(today: date) -> list[list[object]]:
-    """Rows of the starter plan; offsets in days from today."""
+def _milestones(today: date, month_before: bool = False) -> list[list[object]]:
+    """Rows of the starter plan; offsets in days from today. `month_before`: the plan as
+    it stood a month earlier, for the demo's history (M2 was not done yet, M3 was due
+    15 days sooner, M4's budget was 10,000)."""
 
     def day(offset: int) -> date:
         return today + timedelta(days=offset)
@@ -67,12 +69,15 @@ def _milestones(today: date) -> list[list[object]]:
         row("M1", "Website relaunch", "Chloé Martin", "Marketing & Sales", "Marketing", "G1",
             day(-60), day(-30), day(-32), 8000, 7400, 1, "Monthly visitors", 5000, 6100),
         row("M2", "Seed round closed", "Ana García", "Other", "Management", "G1",
-            day(-90), day(-20), day(-12), 15000, 18250, 1, "Raised ($)", 1_500_000, 1_250_000,
+            day(-90), day(-20), None if month_before else day(-12), 15000, 18250,
+            0.9 if month_before else 1, "Raised ($)", 1_500_000, 1_250_000,
             "Legal fees ran over"),
         row("M3", "Product launch (v1.0)", "Dev Patel", "Product", "Engineering", "G1",
-            day(-45), day(30), None, 40000, 21000, 0.55, "Active accounts", 200, None),
+            day(-45), day(15 if month_before else 30), None, 40000, 21000, 0.55,
+            "Active accounts", 200, None),
         row("M4", "First 100 paying customers", "Ben Okafor", "Marketing & Sales", "Sales", "G1",
-            day(-30), day(60), None, 12000, 3000, 0.05, "Paying customers", 100, 6),
+            day(-30), day(60), None, 10000 if month_before else 12000, 3000, 0.05,
+            "Paying customers", 100, 6),
         row("M5", "Hire head of engineering", "Ana García", "Other", "People", None,
             day(-40), day(-5), None, 20000, 14500, 0.8, "Offer accepted", 1, 0),
         row("M6", "CE mark (regulatory approval)", "Emma Schultz", "Product", "Quality", "G2",
@@ -145,11 +150,14 @@ def _sheet(wb: Workbook, title: str, headers: list[str], rows: list[list[object]
     ws.auto_filter.ref = f"A{header_row}:{get_column_letter(len(headers))}{header_row + len(rows)}"
 
 
-def build_workbook(path: Path, today: date, *, empty: bool = False) -> None:
+def build_workbook(
+    path: Path, today: date, *, empty: bool = False, month_before: bool = False
+) -> None:
     """Write the starter workbook: Milestones (with a title row), Goals and Tasks; with
-    `empty`, the same sheets, headers and checks without the sample rows."""
+    `empty`, the same sheets, headers and checks without the sample rows; with
+    `month_before`, the plan as it stood a month earlier."""
     wb = Workbook()
-    rows = [] if empty else _milestones(today)
+    rows = [] if empty else _milestones(today, month_before)
     _sheet(wb, "Milestones", MILESTONE_HEADERS, rows, True, "Company plan: milestones")
     ws = wb["Milestones"]
     ws.column_dimensions["B"].width = 34

@@ -19,7 +19,7 @@ from milestone_sheets.domain.status import (
     extra_reasons,
 )
 from milestone_sheets.domain.values import folded
-from milestone_sheets.report import STATUS_COLORS, amount, goal_items, report_context
+from milestone_sheets.report import STATUS_COLORS, amount, goal_items, report_context, since_items
 
 REVIEW_QUESTIONS = (
     "Are you on budget?",
@@ -171,9 +171,11 @@ def _names_of(person: Person) -> set[str]:
     return {folded(person.name)} | {folded(r.values.get("owner")) for r, _ in person.rows} - {""}
 
 
-def review_subject(month: Month, sections: dict[str, list[dict[str, Any]]]) -> str:
-    """`Milestone review, June 2026: 3 due, 1 overdue, 1 coming up, 2 to fix`, naming only
-    what is there (a count of 0 is left out)."""
+def review_subject(
+    month: Month, sections: dict[str, list[dict[str, Any]]], changed: int = 0
+) -> str:
+    """`Milestone review, June 2026: 3 due, 1 overdue, 1 coming up, 2 to fix, 1 changed`,
+    naming only what is there (a count of 0 is left out)."""
     overdue = sum(
         1
         for s in ("due_this_month", "still_overdue")
@@ -185,6 +187,7 @@ def review_subject(month: Month, sections: dict[str, list[dict[str, Any]]]) -> s
         (overdue, "overdue"),
         (len(sections["coming_up"]), "coming up"),
         (len(sections["needs_fixing"]), "to fix"),
+        (changed, "changed"),
     ]
     said = ", ".join(f"{count} {what}" for count, what in parts if count)
     return f"Milestone review, {month}: {said}" if said else f"Milestone review, {month}"
@@ -197,6 +200,7 @@ def plan_reviews(
     sheet, header = evaluation.milestones.sheet, evaluation.milestones.header
     people, unreachable = group_people(evaluation.milestones.rows())
     goals = goal_items(evaluation)
+    since = since_items(evaluation, month)
     wanted = folded(owner) if owner else None
     reviews = []
     for person in people:
@@ -207,7 +211,10 @@ def plan_reviews(
         ):
             continue
         sections = review_sections(person.rows, month, sheet, link_of, header)
-        if not any(sections.values()):
+        names = _names_of(person)
+        theirs = [item for item in since or () if folded(item["owner"]) in names
+                  or item["email"] and folded(item["email"]) == folded(person.email)]  # fmt: skip
+        if not any(sections.values()) and not theirs:
             continue
         first = min(person.rows, key=lambda rc: rc[0].row)[0]
         context = {
@@ -217,13 +224,19 @@ def plan_reviews(
             "period": month.key,
             "as_of": evaluation.as_of.isoformat(),
             **sections,
-            "goals": [g for g in goals if folded(g["owner"]) in _names_of(person)],
+            "since_last_review": theirs,
+            "goals": [g for g in goals if folded(g["owner"]) in names],
             "questions": REVIEW_QUESTIONS,
             "link": link_of(sheet, first.row - 1, 0),
             "first_cell": f"{sheet}!A{first.row}",
         }
         reviews.append(
-            Review(person.name, person.email or "", review_subject(month, sections), context)
+            Review(
+                person.name,
+                person.email or "",
+                review_subject(month, sections, len(theirs)),
+                context,
+            )  # fmt: skip
         )
     kept = []
     for nobody in unreachable:
@@ -239,7 +252,8 @@ def plan_reviews(
 def digest_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """The manager's digest: the whole plan (the report's figures, without its charts)."""
     context = report_context(evaluation, month, title)
-    context.pop("timeline")
+    for chart in ("timeline", "trend", "ev_chart"):
+        context.pop(chart)
     return {**context, "period": month.key}
 
 

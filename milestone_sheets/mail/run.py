@@ -93,7 +93,7 @@ def plan_review_mail(
         review = item.review
         message = renderer.assemble(item.text, item.html, review.name, review.email, review.subject)
         _add(plan, config, Outgoing("review", review.email.lower(), month.key, message),
-             f"{review.name} <{review.email}>: review ({review.subject.split(': ', 1)[1]})")  # fmt: skip
+             f"{review.name} <{review.email}>: review ({review.subject.partition(': ')[2]})")  # fmt: skip
     if digest and config.review.manager and not owner:
         manager = parse_email(config.review.manager, "review.manager")
         assert manager is not None

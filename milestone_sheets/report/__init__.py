@@ -6,6 +6,14 @@ from milestone_sheets.report.html import (
     goal_items,
     render_report,
     report_context,
+    since_items,
 )
 
-__all__ = ["STATUS_COLORS", "amount", "goal_items", "render_report", "report_context"]
+__all__ = [
+    "STATUS_COLORS",
+    "amount",
+    "goal_items",
+    "render_report",
+    "report_context",
+    "since_items",
+]

@@ -12,6 +12,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from milestone_sheets.domain.drift import (
+    Seen,
+    SinceReview,
+    earned_value_curve,
+    observe,
+    plan_drift,
+    since_review,
+    trend,
+)
 from milestone_sheets.domain.evaluate import Evaluation, summarize
 from milestone_sheets.domain.goals import BEHIND, GOAL_STATUSES, MET, MISSED
 from milestone_sheets.domain.months import Month
@@ -185,6 +194,169 @@ def goal_items(evaluation: Evaluation) -> list[dict[str, Any]]:
     return goals
 
 
+def _days_word(days: int) -> str:
+    return "1 day" if abs(days) == 1 else f"{abs(days)} days"
+
+
+def change_lines(item: SinceReview) -> list[str]:
+    """What changed for one milestone since the previous review, in words."""
+    lines = []
+    if item.removed:
+        lines.append("removed from the sheet")
+    if item.added:
+        lines.append(f"new since the last review ({item.milestone.status})")
+    if item.done:
+        lines.append("done" if item.status and item.status[1] == DONE else "done late")
+    elif item.status:
+        lines.append(f"status {item.status[0]} to {item.status[1]}")
+    if item.due:
+        old, new, days = item.due
+        later = "later" if days > 0 else "earlier"
+        lines.append(f"due moved from {old.isoformat()} to {new.isoformat()} "
+                     f"({_days_word(days)} {later})")  # fmt: skip
+    if item.budget:
+        old_budget, new_budget = item.budget
+        if old_budget is None:
+            lines.append(f"budget set to {amount(new_budget)}")
+        elif new_budget is None:
+            lines.append(f"budget of {amount(old_budget)} cleared")
+        else:
+            verb = "raised" if new_budget > old_budget else "lowered"
+            lines.append(f"budget {verb} from {amount(old_budget)} to {amount(new_budget)}")
+    return lines
+
+
+def since_items(evaluation: Evaluation, month: Month) -> list[dict[str, Any]] | None:
+    """Each milestone that changed since the previous month's review, as templates show
+    it; None when the history does not reach back that far."""
+    if evaluation.past is None:
+        return None
+    since = since_review(evaluation.past, month, observe(evaluation.milestones.rows()))
+    if since is None:
+        return None
+    return [
+        {"id": item.milestone.id, "name": item.milestone.name, "owner": item.milestone.owner,
+         "email": item.milestone.email, "changes": change_lines(item)}
+        for item in since
+    ]  # fmt: skip
+
+
+def drift_context(evaluation: Evaluation, month: Month) -> dict[str, Any] | None:
+    """The plan's drift for the digest and the report: milestones slipped since the
+    previous review, the days they slipped, the ones slipped three times or more."""
+    if evaluation.past is None:
+        return None
+    drift = plan_drift(evaluation.past, month, observe(evaluation.milestones.rows()))
+
+    def named(seen: Seen) -> dict[str, str]:
+        return {"id": seen.id, "name": seen.name, "owner": seen.owner}
+
+    return {
+        "known": drift.known,
+        "slipped": [
+            {
+                **named(item.milestone),
+                "from": item.due[0].isoformat(),
+                "to": item.due[1].isoformat(),
+                "days": item.due[2],
+            }
+            for item in drift.slipped
+            if item.due
+        ],  # fmt: skip
+        "slipped_days": drift.slipped_days,
+        "repeated": [{**named(seen), "times": count} for seen, count in drift.repeated],
+        "total_slip": drift.total_slip,
+    }
+
+
+TREND_WIDTH, TREND_HEIGHT = 560, 300
+
+
+def _trend_chart(evaluation: Evaluation) -> dict[str, Any] | None:
+    """Milestone trend analysis: review dates across, due dates up, one line per
+    milestone, and the diagonal where a milestone's due date is its review date."""
+    past = evaluation.past
+    if past is None or not past.snapshots:
+        return None
+    found = trend(past, evaluation.as_of, observe(evaluation.milestones.rows()))
+    dues = [d for _, line in found.lines for d in line if d is not None]
+    if len(found.reviews) < 2 or not dues:
+        return None
+    first, last = found.reviews[0], found.reviews[-1]
+    low, high = min(min(dues), first), max(max(dues), last)
+    x_span, y_span = max((last - first).days, 1), max((high - low).days, 1)
+
+    def x(day: date) -> float:
+        return round((day - first).days / x_span * TREND_WIDTH, 1)
+
+    def y(day: date) -> float:
+        return round(TREND_HEIGHT - (day - low).days / y_span * TREND_HEIGHT, 1)
+
+    palette = ("#1565c0", "#c62828", "#2e7d32", "#e65100", "#6a1b9a", "#00838f", "#9e7c00",
+               "#ad1457", "#37474f", "#5d4037", "#558b2f", "#283593")  # fmt: skip
+    lines: list[dict[str, Any]] = []
+    for index, (seen, line) in enumerate(found.lines):
+        points = [(x(review), y(due)) for review, due in zip(found.reviews, line, strict=True)
+                  if due is not None]  # fmt: skip
+        lines.append({"label": seen.label, "color": palette[index % len(palette)],
+                      "points": " ".join(f"{px},{py}" for px, py in points),
+                      "dots": points, "moved": len({d for d in line if d is not None}) > 1})  # fmt: skip
+    # Labels at the lines' ends, nudged apart so that none covers another.
+    placed = -100.0
+    for drawn in sorted(lines, key=lambda item: item["dots"][-1][1] if item["dots"] else 0):
+        wanted = drawn["dots"][-1][1] + 4 if drawn["dots"] else 0
+        placed = max(wanted, placed + 13)
+        drawn["label_y"] = round(placed, 1)
+    # The diagonal, due date = review date, clipped to the chart.
+    start, end = max(first, low), min(last, high)
+    diagonal = (x(start), y(start), x(end), y(end)) if start < end else None
+    y_ticks = []
+    month = Month.of(low)
+    while month.first <= high:
+        if month.first >= low:
+            y_ticks.append({"y": y(month.first), "label": month.first.strftime("%b %Y")})
+        month = month.next()
+    return {
+        "width": TREND_WIDTH, "height": TREND_HEIGHT, "lines": lines, "diagonal": diagonal,
+        "x_ticks": [{"x": x(day), "label": day.isoformat()} for day in found.reviews],
+        "y_ticks": y_ticks[:: max(1, len(y_ticks) // 8)],
+    }  # fmt: skip
+
+
+EV_HEIGHT = 200
+
+
+def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
+    """PV, EV and AC at each month end the history covers, and now."""
+    past = evaluation.past
+    if past is None or not past.snapshots:
+        return None
+    curve = earned_value_curve(past, evaluation.as_of, observe(evaluation.milestones.rows()))
+    if len(curve) < 2:
+        return None
+    top = max(max(f.pv, f.ev, f.ac) for _, f in curve) or 1
+    step = TREND_WIDTH / (len(curve) - 1)
+
+    def series(name: str) -> str:
+        return " ".join(
+            f"{round(i * step, 1)},{round(EV_HEIGHT - getattr(f, name) / top * EV_HEIGHT, 1)}"
+            for i, (_, f) in enumerate(curve)
+        )
+
+    return {
+        "width": TREND_WIDTH, "height": EV_HEIGHT,
+        "series": [{"name": "PV", "color": "#757575", "points": series("pv")},
+                   {"name": "EV", "color": "#2e7d32", "points": series("ev")},
+                   {"name": "AC", "color": "#c62828", "points": series("ac")}],
+        "x_ticks": [{"x": round(i * step, 1), "label": day.isoformat()}
+                    for i, (day, _) in enumerate(curve)],
+        "y_ticks": [{"y": round(EV_HEIGHT - share * EV_HEIGHT, 1), "label": amount(top * share)}
+                    for share in (0, 0.5, 1)],
+        "rows": [{"day": day.isoformat(), "pv": amount(f.pv), "ev": amount(f.ev),
+                  "ac": amount(f.ac)} for day, f in curve],
+    }  # fmt: skip
+
+
 def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """Everything the report template shows, as plain data."""
     as_of = evaluation.as_of
@@ -255,6 +427,9 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
         "timeline": _timeline(rows, as_of),
         "goals": goals,
         "goal_statuses": GOAL_STATUSES,
+        "drift": drift_context(evaluation, month),
+        "trend": _trend_chart(evaluation),
+        "ev_chart": _ev_chart(evaluation),
     }
 
 

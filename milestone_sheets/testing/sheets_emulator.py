@@ -353,6 +353,17 @@ class SheetsEmulator:
                                  "endRowIndex": last_row + 1, "startColumnIndex": first_col,
                                  "endColumnIndex": last_col + 1})  # fmt: skip
 
+    def set_cell(self, key: str, title: str, row: int, col: int, value: Any) -> None:
+        """Type a value into a cell (0-based; None clears it), as a person would."""
+        with self.lock:
+            sheet = self.spreadsheets[key].sheet(title)
+            assert sheet is not None
+            cell = self._seed(value)
+            if cell is None:
+                sheet.cells.pop((row, col), None)
+            else:
+                sheet.cells[(row, col)] = cell
+
     def insert_rows(self, key: str, title: str, at: int, count: int = 1) -> None:
         """Insert blank rows before 0-based row `at`, as a person would."""
         with self.lock:
@@ -361,6 +372,7 @@ class SheetsEmulator:
             self._shift_rows(sheet, at, count)
 
     def delete_rows(self, key: str, title: str, at: int, count: int = 1) -> None:
+        """Delete rows from 0-based row `at`, as a person would."""
         with self.lock:
             sheet = self.spreadsheets[key].sheet(title)
             assert sheet is not None
