@@ -156,7 +156,7 @@ def sync(
     as_of = as_of or date.today()
     settings = settings or Settings()
     known_as = identity(source.location)
-    past = history.past(known_as) if history is not None else None
+    past = history.past(known_as, latest=True) if history is not None else None
     attempts = source.max_attempts
     for attempt in range(1, attempts + 1):
         book = source.read()

@@ -461,6 +461,7 @@ def baseline(
     if reset:
         click.echo(f"Baseline set for {_count(result.reset, 'milestone')} as of {as_of}; "
                    "the Slip column shows it from the next sync.", err=fmt == "json")  # fmt: skip
+    ctx.exit(result.outcome.exit_code)
 
 
 @main.command()

@@ -92,18 +92,21 @@ class History:
     def _error(self, err: sqlite3.Error) -> HistoryError:
         return HistoryError(f"{self.path}: cannot use the history store: {err}")
 
-    def past(self, source: str) -> Past:
-        """The source's snapshots, oldest first, and its baselines."""
+    def past(self, source: str, *, latest: bool = False) -> Past:
+        """The source's snapshots, oldest first, and its baselines; with `latest`, only
+        the last snapshot (all a sync needs)."""
         try:
             syncs = self.db.execute(
                 "SELECT id, as_of, synced_at FROM syncs WHERE source=? ORDER BY as_of, id",
                 (source,),
             ).fetchall()
+            if latest:
+                syncs = syncs[-1:]
             by_sync: dict[int, dict[str, Seen]] = {sync_id: {} for sync_id, _, _ in syncs}
             rows = self.db.execute(
                 f"SELECT sync, {', '.join(_COLUMNS)} FROM seen WHERE sync IN "
-                "(SELECT id FROM syncs WHERE source=?) ORDER BY sync, row",
-                (source,),
+                f"({', '.join('?' for _ in syncs)}) ORDER BY sync, row",
+                tuple(by_sync),
             )
             for sync_id, *values in rows:
                 seen = _seen(values)

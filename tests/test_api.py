@@ -57,3 +57,29 @@ def test_an_absent_table_is_an_empty_frame(tmp_path):
     path = write_xlsx(tmp_path / "p.xlsx", {"Milestones": rows})
     outcome = ms.evaluate(ms.open_source(path), AS_OF)
     assert outcome.frame("goals").empty and outcome.table("tasks") is None
+
+
+def test_a_history_gives_the_slip_and_the_changes(tmp_path):
+    from openpyxl import load_workbook
+
+    path = tmp_path / "plan.xlsx"
+    build_workbook(path, AS_OF)
+    source = ms.open_source(path)
+    history = ms.History(tmp_path / "state")
+    ms.sync(source, as_of=AS_OF, history=history)
+    book = load_workbook(path)
+    sheet = book["Milestones"]
+    header = [c.value for c in sheet[2]]
+    due = header.index("Due") + 1
+    sheet.cell(5, due).value = date(2026, 8, 31)  # M3 moves
+    book.save(path)
+    synced = ms.sync(source, as_of=date(2026, 6, 20), history=history)
+    assert synced.recorded
+    frame = synced.frame()
+    assert frame.loc[frame["id"] == "M3", "Slip (days)"].item() > 0
+    past = history.past(ms.app.identity(source.location))
+    assert [s.as_of for s in past.snapshots] == [AS_OF, date(2026, 6, 20)]
+    history.close()
+    # Without a history, the Slip cells are left as they are.
+    again = ms.sync(source, as_of=date(2026, 6, 20))
+    assert not [w for w in again.changes.writes if w.col == header.index("Slip (days)")]

@@ -75,6 +75,11 @@ def test_every_command_works_from_another_folder(installed, tmp_path, smtp_serve
     assert len(json.loads(status.stdout)) == 12
     assert "Up to date" in run(installed, folder, "sync", "--as-of", AS_OF, code=1).stdout
     run(installed, folder, "report", "-o", "r.html", "--as-of", AS_OF, code=1)
+    history = json.loads(run(installed, folder, "history", "--format", "json").stdout)
+    assert {"id", "name", "field", "old", "new", "seen"} == set(history[0])  # the demo's month
+    baseline = run(installed, folder, "baseline", "--reset", "--ids", "M3", "--as-of", AS_OF,
+                   code=1)  # fmt: skip
+    assert "Baseline set for 1 milestone" in baseline.stdout
     assert "<svg" in (folder / "r.html").read_text(encoding="utf-8")
     review = run(installed, folder, "review", "--as-of", AS_OF, code=1)
     assert "to" in review.stdout and list((folder / "outbox").glob("*.eml"))
@@ -93,5 +98,6 @@ def test_every_command_works_from_another_folder(installed, tmp_path, smtp_serve
 
 
 def test_every_command_has_help(installed, tmp_path):
-    for command in ("demo", "init", "validate", "status", "sync", "report", "review"):
+    for command in ("demo", "init", "validate", "status", "sync", "report", "review",
+                    "baseline", "history"):  # fmt: skip
         assert "Example:" in run(installed, tmp_path, command, "--help").stdout
