@@ -365,6 +365,13 @@ def plan_title(source: Source, config: Config | None = None, outcome: Outcome | 
     return Path(source.location).stem
 
 
+def print_report(html: Path) -> Path:
+    """The report printed to a PDF beside it (NAME.pdf), for the board pack."""
+    from milestone_sheets.report.pdf import print_pdf
+
+    return print_pdf(html, html.with_suffix(".pdf"))
+
+
 def shared_link_of(source: Source, config: Config) -> Callable[[str, int, int], str]:
     """Links for emails: [review] link when set, else the source's own link when others
     can open it (a Google Sheet), else none: a file:// path on the cron host opens for

@@ -523,6 +523,11 @@ month_option = click.option(
     type=click.Path(dir_okay=False, path_type=Path),
     help="Where to write the HTML. Default: milestone-report-YYYY-MM.html.",
 )
+@click.option(
+    "--pdf",
+    is_flag=True,
+    help="Also print it to a PDF beside the HTML (NAME.pdf), with headless Chromium.",
+)
 @click.pass_context
 def report(
     ctx: click.Context,
@@ -531,11 +536,13 @@ def report(
     worksheet: str | None,
     month: Month | None,
     output: Path | None,
+    pdf: bool,
 ) -> None:
     """Write the review-meeting report: one self-contained HTML file.
 
     Counts by status, plan vs actual by category and owner, earned value, what is overdue
-    or at risk, a timeline, and each goal against its checkpoints.
+    or at risk, the drift since the last review, a timeline, and each goal against its
+    checkpoints. Printed (or with --pdf) it shows every row.
 
     Example: milestone-sheets report --month 2026-06 -o review.html
     """
@@ -546,6 +553,8 @@ def report(
     path = output or Path(f"milestone-report-{month.key}.html")
     app.write_report(outcome, month, app.plan_title(target, config, outcome), path, config)
     click.echo(f"Wrote {path}")
+    if pdf:
+        click.echo(f"Wrote {app.print_report(path)}")
     ctx.exit(outcome.exit_code)
 
 

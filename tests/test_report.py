@@ -53,7 +53,8 @@ def test_report_key_figures(runner, tmp_path):
     # At a glance: M2 overdue; M3 at risk (10% vs 50% expected); M1 over budget; G1 behind.
     assert re.search(r"1 overdue 1 at risk 1 over budget 1 goals behind 1 rows to fix", text)
     # Earned value: PV = 1000x1 + 10000x1 + 2000x0.5 + 4000x(14/60); EV = 1000 + 5000 + 200 + 1200.
-    assert "PV 12,933.33" in text and "EV 7,400" in text and "AC 6,700" in text
+    # Money has one precision throughout: whole units, as every budget and actual is whole.
+    assert "PV 12,933 " in text and "EV 7,400" in text and "AC 6,700" in text
     assert "SPI 0.57" in text and "CPI 1.10" in text
     assert "By category" in text and "Marketing & Sales 1 1,000 1,200 200" in text
     assert "Seed round due 2026-06-10, 5 days late Ben 2026-06-10 Overdue 5" in text
@@ -83,7 +84,7 @@ def test_report_renders_in_headless_chromium(runner, tmp_path):
     dom = subprocess.run([*flags, "--dump-dom", page], capture_output=True, timeout=120, text=True)
     text = text_of(dom.stdout)
     assert "1 overdue 1 at risk 1 over budget 1 goals behind" in text
-    assert "PV 12,933.33" in text
+    assert "PV 12,933 " in text
 
 
 def test_a_past_checkpoint_is_met_or_missed_never_a_check_mark(tmp_path):
@@ -100,3 +101,51 @@ def test_a_past_checkpoint_is_met_or_missed_never_a_check_mark(tmp_path):
         for point in chart["points"]:
             assert (point["state"] == "") == (point["day"] > "2026-06-15")
     assert "&#10003;" not in demo.report.read_text()
+
+
+def pdf_pages(path: Path) -> int:
+    data = path.read_bytes()
+    assert data.startswith(b"%PDF")
+    return len(re.findall(rb"/Type\s*/Page[^s]", data))
+
+
+@needs_chromium
+def test_the_printed_report_shows_every_milestone(runner, tmp_path):
+    """On paper the timeline and the tables are not scrolling boxes: 500 milestones take
+    many pages, where a box would hold the first few dozen."""
+    make_report(runner, tmp_path, extra_rows=500)
+    path = tmp_path / "plan.xlsx"
+    out = tmp_path / "board.html"
+    done = runner.invoke(
+        main, ["report", str(path), "--as-of", "2026-06-15", "-o", str(out), "--pdf"]
+    )
+    assert done.exit_code == 1, done.output
+    pdf = tmp_path / "board.pdf"
+    assert f"Wrote {pdf}" in done.output
+    assert pdf.stat().st_mode & 0o777 == 0o600
+    # About 36 pixels a timeline row on a landscape A4 page of some 700 pixels: 500 rows
+    # alone need more than 20 pages.
+    assert pdf_pages(pdf) > 20
+
+
+def test_money_has_one_precision_throughout(runner, tmp_path):
+    path = crafted(tmp_path)
+    book = __import__("openpyxl").load_workbook(path)
+    book["Milestones"]["J2"] = 1200.5  # one actual with cents
+    book.save(path)
+    out = tmp_path / "report.html"
+    runner.invoke(main, ["report", str(path), "--as-of", "2026-06-15", "-o", str(out)])
+    text = text_of(out.read_text())
+    assert "PV 12,933.33" in text and "EV 7,400.00" in text and "AC 6,700.50" in text
+    assert not re.search(
+        r"\b\d{1,3},\d{3}(?![.,\d])", text.split("Earned value", 1)[1].split("Due in")[0]
+    )
+
+
+def test_without_a_browser_the_pdf_is_refused_with_the_fix(runner, tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nothing-here"))
+    path = crafted(tmp_path)
+    done = runner.invoke(main, ["report", str(path), "--as-of", "2026-06-15", "-o",
+                                str(tmp_path / "r.html"), "--pdf"])  # fmt: skip
+    assert done.exit_code == 2 and "apt-get install chromium" in done.output
+    assert (tmp_path / "r.html").exists() and not (tmp_path / "r.pdf").exists()

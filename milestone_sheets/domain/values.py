@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -58,11 +58,19 @@ def format_number(value: float | int | Decimal) -> str:
     return str(value)
 
 
-def amount(value: float | None) -> str:
-    """A money amount or metric for display: 12,500 or 12,500.50; blank for None."""
+def amount(value: float | None, places: int | None = None) -> str:
+    """A money amount or metric for display: 12,500 or 12,500.50; blank for None. With
+    `places`, always that many decimals (one precision for a whole document)."""
     if value is None:
         return ""
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.2f}"
+    if places is None:
+        places = 0 if float(value).is_integer() else 2
+    return f"{value:,.{places}f}"
+
+
+def money_places(values: Iterable[float | None]) -> int:
+    """The decimals a plan's money is shown with: 2 when any amount has cents, else 0."""
+    return 2 if any(v is not None and not float(v).is_integer() for v in values) else 0
 
 
 def as_sheet_text(value: Any) -> str:

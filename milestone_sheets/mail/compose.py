@@ -19,7 +19,15 @@ from milestone_sheets.domain.status import (
     extra_reasons,
 )
 from milestone_sheets.domain.values import folded
-from milestone_sheets.report import STATUS_COLORS, amount, goal_items, report_context, since_items
+from milestone_sheets.report import (
+    STATUS_COLORS,
+    Money,
+    amount,
+    goal_items,
+    money_of,
+    report_context,
+    since_items,
+)
 
 REVIEW_QUESTIONS = (
     "Are you on budget?",
@@ -39,7 +47,12 @@ def _percent(value: float | None) -> str:
 
 
 def milestone_line(
-    record: Record, computed: Any, sheet: str, link_of: LinkOf, header: Header | None = None
+    record: Record,
+    computed: Any,
+    sheet: str,
+    link_of: LinkOf,
+    header: Header | None = None,
+    money: Money = amount,
 ) -> dict[str, Any]:
     """Everything a template may show about one milestone, as display strings; `cell` is
     the cell of its first problem (with the header), else the row's first cell."""
@@ -56,9 +69,9 @@ def milestone_line(
         "due": due.isoformat() if isinstance(due, date) else "",
         "completed": completed.isoformat() if isinstance(completed, date) else "",
         "days_late": "" if computed.days_late is None else computed.days_late,
-        "budget": amount(values.get("budget")),
-        "actual": amount(values.get("actual")),
-        "variance": amount(computed.budget_variance),
+        "budget": money(values.get("budget")),
+        "actual": money(values.get("actual")),
+        "variance": money(computed.budget_variance),
         "variance_pct": _percent(computed.budget_variance_pct),
         "over_budget": (computed.budget_variance or 0) > 0,
         "progress_pct": None if progress is None else round(progress * 100),
@@ -142,12 +155,13 @@ def review_sections(
     sheet: str,
     link_of: LinkOf,
     header: Header | None = None,
+    money: Money = amount,
 ) -> dict[str, list[dict[str, Any]]]:
     """The spec's sections for one person's rows."""
     after = month.next()
     due_now, overdue, coming, fixing = [], [], [], []
     for record, computed in sorted(person_rows, key=lambda rc: rc[0].row):
-        line = milestone_line(record, computed, sheet, link_of, header)
+        line = milestone_line(record, computed, sheet, link_of, header, money)
         if computed.status == INVALID:
             fixing.append(line)
             continue
@@ -201,6 +215,7 @@ def plan_reviews(
     people, unreachable = group_people(evaluation.milestones.rows())
     goals = goal_items(evaluation)
     since = since_items(evaluation, month)
+    money = money_of(evaluation)
     wanted = folded(owner) if owner else None
     reviews = []
     for person in people:
@@ -210,7 +225,7 @@ def plan_reviews(
             and not any(folded(r.values.get("owner")) == wanted for r, _ in person.rows)
         ):
             continue
-        sections = review_sections(person.rows, month, sheet, link_of, header)
+        sections = review_sections(person.rows, month, sheet, link_of, header, money)
         names = _names_of(person)
         theirs = [item for item in since or () if folded(item["owner"]) in names
                   or item["email"] and folded(item["email"]) == folded(person.email)]  # fmt: skip
@@ -297,7 +312,9 @@ def plan_alerts(
             key = record.values.get("id") or record.values["name"]
             if person.email and told(person.email, f"{key}:{computed.status}"):
                 continue
-            line = milestone_line(record, computed, table.sheet, link_of)
+            line = milestone_line(
+                record, computed, table.sheet, link_of, money=money_of(evaluation)
+            )
             # What the sheet showed before this run (a sync may just have written the new one).
             previous = None if status_col is None else table.grid.cell(record.row - 1, status_col)
             if previous == computed.status:  # told late: the sheet already shows it

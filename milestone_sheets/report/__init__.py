@@ -2,8 +2,10 @@
 
 from milestone_sheets.report.html import (
     STATUS_COLORS,
+    Money,
     amount,
     goal_items,
+    money_of,
     render_report,
     report_context,
     since_items,
@@ -11,8 +13,10 @@ from milestone_sheets.report.html import (
 
 __all__ = [
     "STATUS_COLORS",
+    "Money",
     "amount",
     "goal_items",
+    "money_of",
     "render_report",
     "report_context",
     "since_items",

@@ -7,7 +7,7 @@ Jinja2 template `report.html`.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
@@ -36,7 +36,7 @@ from milestone_sheets.domain.status import (
     earned_value,
     extra_reasons,
 )
-from milestone_sheets.domain.values import amount, round_half_away, to_decimal
+from milestone_sheets.domain.values import amount, money_places, round_half_away, to_decimal
 
 STATUS_COLORS = {
     DONE: "#2e7d32",
@@ -60,14 +60,28 @@ EV_EXPLANATIONS = {
     "CPI": "Cost performance index, EV / AC: below 1 means each unit spent earns less than planned.",
 }
 TIMELINE_ROW = 16
-TIMELINE_WIDTH = 700
+TIMELINE_WIDTH = 760  # with the names beside it, the width of a landscape A4 page
+
+
+Money = Callable[[float | None], str]
+
+
+def money_of(evaluation: Evaluation) -> Money:
+    """How the plan's money is shown, everywhere alike: whole units, or cents when any
+    budget or actual has them."""
+    places = money_places(
+        record.values.get(key)
+        for record, _ in evaluation.milestones.rows()
+        for key in ("budget", "actual")
+    )
+    return lambda value: amount(value, places)
 
 
 def _sum(values: Iterable[float]) -> float:
     return round_half_away(sum((to_decimal(v) for v in values), Decimal(0)), 2)
 
 
-def _plan_vs_actual(rows: list[tuple[Any, Any]], key: str) -> list[dict[str, Any]]:
+def _plan_vs_actual(rows: list[tuple[Any, Any]], key: str, money: Money) -> list[dict[str, Any]]:
     groups: dict[str, list[Any]] = defaultdict(list)
     for record, _ in rows:
         groups[record.values.get(key) or "(none)"].append(record.values)
@@ -78,8 +92,8 @@ def _plan_vs_actual(rows: list[tuple[Any, Any]], key: str) -> list[dict[str, Any
         actual = _sum(v["actual"] for v in values if v.get("actual") is not None)
         both = [v for v in values if v.get("budget") is not None and v.get("actual") is not None]
         variance = _sum(v["actual"] - v["budget"] for v in both) if both else None
-        table.append({"name": name, "count": len(values), "budget": amount(budget),
-                      "actual": amount(actual), "variance": amount(variance),
+        table.append({"name": name, "count": len(values), "budget": money(budget),
+                      "actual": money(actual), "variance": money(variance),
                       "over": variance is not None and variance > 0})  # fmt: skip
     return table
 
@@ -158,6 +172,13 @@ def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str
         "path": " ".join(f"{px},{py}" for px, py in path),
         "actual": xy(today, actual) if actual is not None else None,
         "today": xy(today, 0)[0],
+        "y_ticks": [
+            {"y": xy(start, top * share)[1], "label": amount(top * share)} for share in (0, 0.5, 1)
+        ],
+        "x_ticks": [
+            {"x": 0, "label": start.isoformat(), "anchor": "start"},
+            {"x": width, "label": end.isoformat(), "anchor": "end"},
+        ],
         # A past checkpoint is met when the actual (as given now) is at least what it
         # expected, else missed; a future one is neither yet.
         "points": [
@@ -198,7 +219,7 @@ def _days_word(days: int) -> str:
     return "1 day" if abs(days) == 1 else f"{abs(days)} days"
 
 
-def change_lines(item: SinceReview) -> list[str]:
+def change_lines(item: SinceReview, money: Money = amount) -> list[str]:
     """What changed for one milestone since the previous review, in words."""
     lines = []
     if item.removed:
@@ -217,12 +238,12 @@ def change_lines(item: SinceReview) -> list[str]:
     if item.budget:
         old_budget, new_budget = item.budget
         if old_budget is None:
-            lines.append(f"budget set to {amount(new_budget)}")
+            lines.append(f"budget set to {money(new_budget)}")
         elif new_budget is None:
-            lines.append(f"budget of {amount(old_budget)} cleared")
+            lines.append(f"budget of {money(old_budget)} cleared")
         else:
             verb = "raised" if new_budget > old_budget else "lowered"
-            lines.append(f"budget {verb} from {amount(old_budget)} to {amount(new_budget)}")
+            lines.append(f"budget {verb} from {money(old_budget)} to {money(new_budget)}")
     return lines
 
 
@@ -236,7 +257,7 @@ def since_items(evaluation: Evaluation, month: Month) -> list[dict[str, Any]] | 
         return None
     return [
         {"id": item.milestone.id, "name": item.milestone.name, "owner": item.milestone.owner,
-         "email": item.milestone.email, "changes": change_lines(item)}
+         "email": item.milestone.email, "changes": change_lines(item, money_of(evaluation))}
         for item in since
     ]  # fmt: skip
 
@@ -332,6 +353,7 @@ def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
     if past is None or not past.snapshots:
         return None
     curve = earned_value_curve(past, evaluation.as_of, observe(evaluation.milestones.rows()))
+    money = money_of(evaluation)
     if len(curve) < 2:
         return None
     top = max(max(f.pv, f.ev, f.ac) for _, f in curve) or 1
@@ -350,16 +372,17 @@ def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
                    {"name": "AC", "color": "#c62828", "points": series("ac")}],
         "x_ticks": [{"x": round(i * step, 1), "label": day.isoformat()}
                     for i, (day, _) in enumerate(curve)],
-        "y_ticks": [{"y": round(EV_HEIGHT - share * EV_HEIGHT, 1), "label": amount(top * share)}
+        "y_ticks": [{"y": round(EV_HEIGHT - share * EV_HEIGHT, 1), "label": money(top * share)}
                     for share in (0, 0.5, 1)],
-        "rows": [{"day": day.isoformat(), "pv": amount(f.pv), "ev": amount(f.ev),
-                  "ac": amount(f.ac)} for day, f in curve],
+        "rows": [{"day": day.isoformat(), "pv": money(f.pv), "ev": money(f.ev),
+                  "ac": money(f.ac)} for day, f in curve],
     }  # fmt: skip
 
 
 def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """Everything the report template shows, as plain data."""
     as_of = evaluation.as_of
+    money = money_of(evaluation)
     table = evaluation.milestones
     rows = evaluation.milestones.rows()
     counts = summarize(rows)
@@ -381,8 +404,8 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
             "id": values.get("id") or "", "name": values.get("name") or "", "owner": values.get("owner") or "",
             "due": values["due"].isoformat() if values.get("due") else "", "status": computed.status,
             "color": STATUS_COLORS.get(computed.status, "#555"), "days_late": computed.days_late,
-            "budget": amount(values.get("budget")), "actual": amount(values.get("actual")),
-            "variance": amount(computed.budget_variance), "check": computed.check or "",
+            "budget": money(values.get("budget")), "actual": money(values.get("actual")),
+            "variance": money(computed.budget_variance), "check": computed.check or "",
             "reason": extra_reasons(computed), "row": record.row,
             "cell": record.cell_of(table.header, record.problems[0], table.sheet)
             if record.problems else f"{table.sheet}!A{record.row}",
@@ -395,8 +418,8 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
     goals = goal_items(evaluation)
     due_this_month = [item(r, c) for r, c in valid if month.first <= r.values["due"] <= month.last]
     ev = {
-        "PV": amount(figures.pv), "EV": amount(figures.ev), "AC": amount(figures.ac),
-        "SV": amount(figures.sv), "CV": amount(figures.cv),
+        "PV": money(figures.pv), "EV": money(figures.ev), "AC": money(figures.ac),
+        "SV": money(figures.sv), "CV": money(figures.cv),
         "SPI": "" if figures.spi is None else f"{figures.spi:.2f}",
         "CPI": "" if figures.cpi is None else f"{figures.cpi:.2f}",
     }  # fmt: skip
@@ -417,8 +440,8 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
             "goals_behind": sum(1 for goal in goals if goal["status"] in (BEHIND, MISSED, AT_RISK)),
             "invalid": counts.get(INVALID, 0),
         },
-        "by_category": _plan_vs_actual(valid, "category"),
-        "by_owner": _plan_vs_actual(valid, "owner"),
+        "by_category": _plan_vs_actual(valid, "category", money),
+        "by_owner": _plan_vs_actual(valid, "owner", money),
         "ev": [{"name": k, "value": v, "explanation": EV_EXPLANATIONS[k]} for k, v in ev.items()],
         "attention": attention,
         "over_budget": [item(r, c) for r, c in over_budget],
