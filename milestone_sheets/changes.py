@@ -22,7 +22,9 @@ class CellWrite(NamedTuple):
     """One computed cell to write (0-based row and column).
 
     `old` is what the sheet held, for dry runs; `style_like` names a column in the same
-    row whose look a new cell should take (used for added header cells).
+    row whose look a new cell should take (used for added header cells); `number_format`
+    is the number format the cell shows (a code, or a column of the same row whose format
+    it takes: the Budget's, for the variance).
     """
 
     sheet: str
@@ -31,6 +33,7 @@ class CellWrite(NamedTuple):
     value: CellValue
     old: Any = None
     style_like: int | None = None
+    number_format: str | int | None = None  # a format code, or a column to take it from
 
 
 class RowGuard(NamedTuple):
@@ -142,6 +145,22 @@ def _foreign_columns(table: TableResult) -> dict[str, str]:
     return found
 
 
+PERCENT_POINTS = '0.0"%"'  # the % columns hold percentage points: 46.7 reads 46.7%
+WHOLE_DAYS = "0"
+
+
+def number_formats(table: TableResult) -> dict[str, str | int]:
+    """The number format of each numeric computed column: whole days, percentage points,
+    and for the variance the Budget cell's own format (its column)."""
+    formats: dict[str, str | int] = {"Days late": WHOLE_DAYS, SLIP: WHOLE_DAYS,
+                                     "Budget variance %": PERCENT_POINTS,
+                                     "Expected progress %": PERCENT_POINTS}  # fmt: skip
+    budget = table.header.fields.get("budget")
+    if budget is not None and table.spec.name == "Milestones":
+        formats["Budget variance"] = budget
+    return formats if table.spec.name == "Milestones" else {}
+
+
 def plan_writes(
     table: TableResult, without: tuple[str, ...] = ()
 ) -> tuple[list[CellWrite], list[str]]:
@@ -166,6 +185,7 @@ def plan_writes(
         next_col += 1
     targets = [(name, columns[name]) for name in table.spec.computed
                if name in columns and name not in without]  # fmt: skip
+    formats = number_formats(table)
     formula_cells, rows = grid.formula_cells, grid.rows
     merges_told: set[tuple[int, int, int, int]] = set()
     for record, computed in zip(table.records, table.computed, strict=True):
@@ -200,5 +220,5 @@ def plan_writes(
                 continue
             if isinstance(value, date):
                 value = value.isoformat()
-            writes.append(CellWrite(grid.title, row, col, value, old))
+            writes.append(CellWrite(grid.title, row, col, value, old, None, formats.get(name)))
     return writes, blocked

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -21,6 +22,25 @@ pytestmark = pytest.mark.filterwarnings("ignore:.*extension is not supported:Use
 VBA = Path(__file__).parent / "data" / "vbaProject.bin"
 COMPUTED = list(MILESTONES.computed)
 NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def styles_only_gained(before: bytes, after: bytes) -> None:
+    """The styles after a sync are the styles before, with cell formats and number
+    formats appended: no existing one changed, nothing else touched."""
+    old, new = ElementTree.fromstring(before), ElementTree.fromstring(after)
+    canon = ElementTree.tostring
+    old_parts = {child.tag: child for child in old}
+    new_parts = {child.tag: child for child in new}
+    assert set(old_parts) <= set(new_parts)
+    for tag, element in new_parts.items():
+        kept = old_parts.get(tag)
+        if tag.endswith(("}cellXfs", "}numFmts")):
+            appended = [canon(e) for e in element]
+            original = [canon(e) for e in kept] if kept is not None else []
+            assert appended[: len(original)] == original, f"{tag}: an existing entry changed"
+            assert element.get("count") == str(len(appended))
+        else:
+            assert kept is not None and canon(element) == canon(kept), f"{tag} changed"
 
 
 def parts(path: Path) -> dict[str, bytes]:
@@ -76,11 +96,12 @@ def test_sync_changes_only_the_computed_cells(tmp_path, feature, kind):
 
     sheet = "xl/worksheets/sheet1.xml"
     header_row, columns = computed_columns(path)
-    allowed = {sheet, "xl/workbook.xml"}
+    allowed = {sheet, "xl/workbook.xml", "xl/styles.xml"}
     if feature == "excel_table":
         allowed.add("xl/tables/table1.xml")
     for name in sorted(set(before) - allowed):
         assert after[name] == before[name], f"{name} changed"
+    styles_only_gained(before["xl/styles.xml"], after["xl/styles.xml"])
     assert without_calc_flag(after["xl/workbook.xml"]) == without_calc_flag(
         before["xl/workbook.xml"]
     )

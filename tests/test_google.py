@@ -74,12 +74,18 @@ def test_a_constant_number_of_requests(runner, sheets, config, count):
     result = sync(runner)
     assert result.exit_code == 0, result.output
     methods = [m for m, _ in sheets.requests]
-    assert methods == ["GET", "GET", "GET", "POST"], (
-        sheets.requests
-    )  # metadata, read, re-read, write
+    # metadata, read, re-read, the Budget cell's number format, the new columns' number
+    # formats, write: the same six requests whatever the sheet's size.
+    assert methods == ["GET", "GET", "GET", "GET", "POST", "POST"], sheets.requests
     assert "valueRenderOption=UNFORMATTED_VALUE" in sheets.requests[1][1]
     assert "valueRenderOption=FORMULA" in sheets.requests[2][1]
-    body = sheets.bodies[3]
+    assert "fields=sheets.data.rowData.values.userEnteredFormat" in sheets.requests[3][1]
+    formats = sheets.spreadsheets[KEY].sheets[0].formats
+    days, percent = len(HEADER) + 1, len(HEADER) + 4  # Days late, Budget variance %
+    assert formats[(1, days)] == {"numberFormat": {"type": "NUMBER", "pattern": "0"}}
+    assert formats[(count, percent)]["numberFormat"]["pattern"] == '0.0"%"'
+    assert (1, len(HEADER)) not in formats  # Status is text: no format
+    body = sheets.bodies[5]
     assert body["valueInputOption"] == "RAW"
     assert len(body["data"]) == 1  # every changed cell in one range
     written = sheets.values(KEY, "Milestones")
@@ -119,10 +125,11 @@ def test_a_grid_exactly_as_wide_as_its_header_is_widened_first(runner, sheets, c
     sheets.add_spreadsheet(KEY, {"Milestones": rows(5)}, cols=len(HEADER))
     result = sync(runner)
     assert result.exit_code == 0, result.output
-    assert [m for m, _ in sheets.requests] == ["GET", "GET", "GET", "POST", "POST"]
-    assert sheets.bodies[3] == {"requests": [{"updateSheetProperties": {
+    assert [m for m, _ in sheets.requests] == ["GET", "GET", "GET", "GET", "POST", "POST"]
+    assert sheets.bodies[4]["requests"][0] == {"updateSheetProperties": {
         "properties": {"sheetId": 0, "gridProperties": {"columnCount": WIDENED}},
-        "fields": "gridProperties.columnCount"}}]}  # fmt: skip
+        "fields": "gridProperties.columnCount"}}  # fmt: skip
+    assert [next(iter(r)) for r in sheets.bodies[4]["requests"][1:]] == ["repeatCell"] * 4
     assert sheets.spreadsheets[KEY].sheets[0].cols == WIDENED
 
 
@@ -251,7 +258,9 @@ def test_goals_and_tasks_worksheets(runner, sheets, config):
     sheets.add_spreadsheet(KEY, {"Milestones": milestones, "Goals": goals, "Tasks": tasks})
     result = sync(runner)
     assert result.exit_code == 0, result.output
-    assert len(sheets.requests) == 4  # still one read for all three tables, one write
+    # Still one read for all three tables and one write, and the new columns' number
+    # formats (this plan has no Budget whose format the variance would take).
+    assert len(sheets.requests) == 5
     assert sheets.values(KEY, "Goals")[1][7:12] == [
         "Behind",
         "0/1 done",
@@ -340,7 +349,7 @@ def test_demo_on_the_emulator(runner):
     result = runner.invoke(main, ["demo", "--google"])
     assert result.exit_code == 0, result.output
     assert "12 milestones:" in result.output
-    assert "in 4 API requests to a Sheets API emulator at http://127.0.0.1:" in result.output
+    assert "in 6 API requests to a Sheets API emulator at http://127.0.0.1:" in result.output
 
 
 def test_ragged_rows_and_an_empty_row_inside_the_data(runner, sheets, config):
@@ -387,3 +396,18 @@ def test_merged_cells_are_never_written_on_a_google_sheet_either(runner, sheets,
     values = sheets.values(KEY, "Milestones")
     assert values[1][status_col] and values[4][status_col]
     assert values[2][status_col] in (None, "") and values[3][status_col] in (None, "")
+
+
+def test_the_variance_takes_the_budget_cells_number_format(runner, sheets, config):
+    sheets.add_spreadsheet(KEY, {"Milestones": rows(3)})
+    euros = {"numberFormat": {"type": "CURRENCY", "pattern": "#,##0.00 [$€]"}}
+    sheet = sheets.spreadsheets[KEY].sheets[0]
+    for row in (1, 2, 3):
+        sheet.formats[(row, HEADER.index("Budget"))] = euros
+    assert sync(runner).exit_code == 0
+    variance = len(HEADER) + list(MILESTONES.computed).index("Budget variance")
+    assert sheet.formats[(1, variance)] == euros and sheet.formats[(999, variance)] == euros
+    # Synced again, nothing is formatted again: the formats go with a new column only.
+    sheets.requests.clear()
+    sync(runner, "--as-of", "2026-07-01")
+    assert not [path for _, path in sheets.requests if path.endswith(f"{KEY}:batchUpdate")]

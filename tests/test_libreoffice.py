@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
     reason="LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui",
 )
 CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,false,false,false,-1"
+CSV_SHOWN = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"
 RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 <oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
 <item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
@@ -30,15 +31,16 @@ RECALC_ALWAYS = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def convert(book: Path, tmp_path: Path) -> dict[str, list[list[str]]]:
-    """Every sheet of the workbook as LibreOffice computes it, by sheet name."""
+def convert(book: Path, tmp_path: Path, shown: bool = False) -> dict[str, list[list[str]]]:
+    """Every sheet of the workbook as LibreOffice computes it, by sheet name; `shown`:
+    each cell as LibreOffice displays it (its number format applied)."""
     profile = tmp_path / "lo-profile"
     (profile / "user").mkdir(parents=True, exist_ok=True)
     (profile / "user" / "registrymodifications.xcu").write_text(RECALC_ALWAYS)
     out = tmp_path / "csv"
     done = subprocess.run(
         [SOFFICE, "--headless", f"-env:UserInstallation={profile.as_uri()}",
-         "--convert-to", CSV_FILTER, "--outdir", str(out), str(book)],
+         "--convert-to", CSV_SHOWN if shown else CSV_FILTER, "--outdir", str(out), str(book)],
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -95,3 +97,49 @@ def test_a_workbook_saved_by_libreoffice_syncs_too(tmp_path):
     assert statuses == EXPECTED_STATUS
     sheet = convert(path, tmp_path / "again")["Milestones"]
     assert [row[header.index("Status")] for row in sheet[1:7]] == EXPECTED_STATUS
+
+
+def test_computed_cells_show_in_their_number_formats(tmp_path):
+    """Percent columns read 46.7%, days are whole numbers and the variance takes the
+    Budget cell's own format, as LibreOffice displays them; the existing styles stay."""
+    import datetime
+
+    import openpyxl
+    import xlsxwriter
+
+    path = tmp_path / "plan.xlsx"
+    book = xlsxwriter.Workbook(str(path))
+    sheet = book.add_worksheet("Milestones")
+    money = book.add_format({"num_format": "#,##0.00"})
+    day = book.add_format({"num_format": "yyyy-mm-dd"})
+    for col, name in enumerate(["ID", "Milestone", "Owner", "Start", "Due", "Budget", "Actual",
+                                "Progress"]):  # fmt: skip
+        sheet.write(0, col, name)
+    sheet.write_row(1, 0, ["M1", "Launch", "Ana"])
+    sheet.write_datetime(1, 3, datetime.datetime(2026, 5, 1), day)
+    sheet.write_datetime(1, 4, datetime.datetime(2026, 6, 10), day)
+    sheet.write(1, 5, 1000, money)
+    sheet.write(1, 6, 1200.5, money)
+    sheet.write(1, 7, 0.5)
+    book.close()
+    result = CliRunner().invoke(main, ["sync", str(path), "--as-of", AS_OF])
+    assert result.exit_code == 0, result.output
+    cells = openpyxl.load_workbook(path)["Milestones"]
+    header = [c.value for c in cells[1]]
+    formats = {name: cells.cell(2, header.index(name) + 1).number_format
+               for name in ("Days late", "Slip (days)", "Budget variance", "Budget variance %",
+                            "Expected progress %")}  # fmt: skip
+    assert formats == {"Days late": "0", "Slip (days)": "0", "Budget variance": "#,##0.00",
+                       "Budget variance %": '0.0"%"', "Expected progress %": '0.0"%"'}  # fmt: skip
+    shown = convert(path, tmp_path, shown=True)["Milestones"]
+    row = dict(zip(shown[0], shown[1], strict=False))
+    assert (row["Days late"], row["Budget variance"], row["Budget variance %"]) == (
+        "5", "200.50", "20.1%")  # fmt: skip
+    assert row["Expected progress %"] == "100.0%" and row["Budget"] == "1,000.00"
+    # Synced again with new values, the cells reuse the formats added the first time.
+    import zipfile
+
+    styles = zipfile.ZipFile(path).read("xl/styles.xml")
+    again = CliRunner().invoke(main, ["sync", str(path), "--as-of", "2026-06-20"])
+    assert "Wrote" in again.output
+    assert zipfile.ZipFile(path).read("xl/styles.xml") == styles

@@ -29,6 +29,7 @@ FILES = [
     "WorksheetTest.test_batch_clear",
     "WorksheetTest.test_batch_get",
     "WorksheetTest.test_batch_update",
+    "WorksheetTest.test_format",
     "WorksheetTest.test_get_all_records_different_header",
     "WorksheetTest.test_get_all_records_pad_values",
     "WorksheetTest.test_get_all_records_value_render_options",

@@ -363,7 +363,8 @@ class GoogleSource:
 
     def _widen(self, book: GoogleBook, writes: Sequence[CellWrite]) -> None:
         """Grow the grid first where new columns lie past its last column: to a column
-        count, not by one, so that a retried request cannot widen it twice."""
+        count, not by one, so that a retried request cannot widen it twice; and give each
+        new computed column its number format, in the same batch."""
         requests_: list[dict[str, Any]] = []
         for title, props in book.sheets.items():
             needed = max((w.col + 1 for w in writes if w.sheet == title), default=0)
@@ -372,8 +373,48 @@ class GoogleSource:
                 grid = {"sheetId": props["sheetId"], "gridProperties": {"columnCount": needed}}
                 requests_.append({"updateSheetProperties": {
                     "properties": grid, "fields": "gridProperties.columnCount"}})  # fmt: skip
+        requests_ += self._number_formats(book, writes)
         if requests_:
             self.call(self.http.batch_update, self.ref.key, {"requests": requests_})
+
+    def _number_formats(self, book: GoogleBook, writes: Sequence[CellWrite]) -> list[Any]:
+        """repeatCell requests giving each computed column added now (its header is
+        written) its number format, from its first data row to the grid's end; the
+        variance takes the Budget cell's own format, read back for it."""
+        added = {(w.sheet, w.col): w.row for w in writes if w.style_like is not None}
+        wanted: dict[tuple[str, int], tuple[int, str | int]] = {}
+        for w in writes:
+            header = added.get((w.sheet, w.col))
+            if header is not None and w.row > header and w.number_format is not None:
+                wanted.setdefault((w.sheet, w.col), (w.row, w.number_format))
+        requests_ = []
+        for (title, col), (row, fmt) in sorted(wanted.items()):
+            props = book.sheets[title]
+            number: dict[str, Any] | None = {"type": "NUMBER", "pattern": fmt}
+            if isinstance(fmt, int):  # the format of the Budget cell in that row
+                number = self._number_format_of(title, row, fmt)
+            if number is None:
+                continue
+            rows = props.get("gridProperties", {}).get("rowCount", 1000)
+            area = {"sheetId": props["sheetId"], "startRowIndex": added[(title, col)] + 1,
+                    "endRowIndex": max(rows, row + 1), "startColumnIndex": col,
+                    "endColumnIndex": col + 1}  # fmt: skip
+            requests_.append({"repeatCell": {
+                "range": area, "cell": {"userEnteredFormat": {"numberFormat": number}},
+                "fields": "userEnteredFormat.numberFormat"}})  # fmt: skip
+        return requests_
+
+    def _number_format_of(self, title: str, row: int, col: int) -> dict[str, Any] | None:
+        """A cell's number format (None: it has none of its own)."""
+        params = {"includeGridData": "False", "ranges": _range(title, f"{column_letter(col)}{row + 1}"),
+                  "fields": "sheets.data.rowData.values.userEnteredFormat"}  # fmt: skip
+        found = self.call(self.http.fetch_sheet_metadata, self.ref.key, params)
+        try:
+            cell = found["sheets"][0]["data"][0]["rowData"][0]["values"][0]
+        except (KeyError, IndexError, TypeError):
+            return None
+        number = cell.get("userEnteredFormat", {}).get("numberFormat")
+        return number if isinstance(number, dict) else None
 
 
 def _key_text(value: Any) -> str:

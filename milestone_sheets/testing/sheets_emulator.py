@@ -36,6 +36,16 @@ _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 _CELL = re.compile(r"^([A-Za-z]*)(\d*)$")
 
 
+def _with_color_styles(cell_format: dict[str, Any]) -> dict[str, Any]:
+    """A format as the API returns it: each color also as its `...ColorStyle` twin."""
+    shown: dict[str, Any] = {}
+    for name, value in cell_format.items():
+        shown[name] = _with_color_styles(value) if isinstance(value, dict) else value
+        if name.endswith("Color") and isinstance(value, dict):
+            shown[name + "Style"] = {"rgbColor": value}
+    return shown
+
+
 @dataclass
 class Cell:
     """A cell: its value (str, int, float, bool), a formula, and whether it is a date."""
@@ -56,6 +66,8 @@ class Sheet:
     # Merged ranges as the API's GridRange objects (end indexes exclusive). No recording
     # holds a merge: the shape follows Google's reference for Sheet.merges.
     merges: list[dict[str, int]] = field(default_factory=list)
+    # Each cell's userEnteredFormat, as repeatCell sets it (WorksheetTest.test_format).
+    formats: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
 
     def properties(self, index: int) -> dict[str, Any]:
         props: dict[str, Any] = {
@@ -491,6 +503,8 @@ class SheetsEmulator:
         rest = match.group(2)
         data = json.loads(body) if body else None
         if rest == "" and method == "GET":
+            if "ranges" in query and "userEnteredFormat" in query.get("fields", [""])[0]:
+                return self._formats(spreadsheet, query["ranges"])
             return self._metadata(spreadsheet)
         if rest == ":batchUpdate" and method == "POST":
             return self._batch_update(spreadsheet, data or {})
@@ -535,6 +549,21 @@ class SheetsEmulator:
                        for i, sheet in enumerate(spreadsheet.sheets)],
             "spreadsheetUrl": f"https://docs.google.com/spreadsheets/d/{spreadsheet.key}/edit",
         }  # fmt: skip
+
+    def _formats(self, spreadsheet: Spreadsheet, ranges: list[str]) -> dict[str, Any]:
+        """spreadsheets.get with ranges and a userEnteredFormat field mask: each range's
+        rows of cells, a cell without a format as an empty object (test_format [6])."""
+        sheets = []
+        for text in ranges:
+            sheet, area = self._resolve(spreadsheet, text)
+            r1 = area.r0 if area.r1 is None else area.r1
+            c1 = area.c0 if area.c1 is None else area.c1
+            rows = [{"values": [({"userEnteredFormat": _with_color_styles(sheet.formats[(r, c)])}
+                                 if (r, c) in sheet.formats else {})
+                                for c in range(area.c0, c1 + 1)]}
+                    for r in range(area.r0, r1 + 1)]  # fmt: skip
+            sheets.append({"data": [{"rowData": rows}]})
+        return {"sheets": sheets}
 
     def _resolve(self, spreadsheet: Spreadsheet, text: str) -> tuple[Sheet, Area]:
         title, cells = split_range(text)
@@ -715,6 +744,30 @@ class SheetsEmulator:
                 sheet.hidden = bool(props["hidden"])
             if "title" in props:
                 sheet.title = props["title"]
+            return {}
+        if kind == "repeatCell":
+            area = spec["range"]
+            sheet = sheet_of(area.get("sheetId"))
+            r0, c0 = int(area.get("startRowIndex", 0)), int(area.get("startColumnIndex", 0))
+            r1 = int(area.get("endRowIndex", sheet.rows))
+            c1 = int(area.get("endColumnIndex", sheet.cols))
+            if r1 > sheet.rows or c1 > sheet.cols:
+                raise ApiError(400, "INVALID_ARGUMENT", f"Invalid requests[{index}].repeatCell: "
+                               f"Range ({sheet.title}!R{r0 + 1}C{c0 + 1}:R{r1}C{c1}) exceeds grid "
+                               f"limits. Max rows: {sheet.rows}, max columns: {sheet.cols}")  # fmt: skip
+            fields = spec.get("fields", "")
+            wanted = spec.get("cell", {}).get("userEnteredFormat", {})
+            names = (re.findall(r"\w+", fields.split("(", 1)[1]) if "(" in fields
+                     else [fields.split(".", 1)[1]] if "." in fields else list(wanted))  # fmt: skip
+            for r in range(r0, r1):
+                for c in range(c0, c1):
+                    cell_format = dict(sheet.formats.get((r, c), {}))
+                    for name in names:
+                        if name in wanted:
+                            cell_format[name] = wanted[name]
+                        else:
+                            cell_format.pop(name, None)
+                    sheet.formats[(r, c)] = cell_format
             return {}
         if kind == "addSheet":
             props = spec.get("properties", {})

@@ -168,15 +168,25 @@ def rewrite(
     target: BinaryIO,
     transforms: Mapping[str, Transform],
     contents: Mapping[str, bytes] | None = None,
+    late: Mapping[str, Callable[[], bytes | None]] | None = None,
 ) -> None:
     """Copy a package to `target`, passing the named parts through their transform, or
-    replacing them with the given `contents`; every other part is copied as it was."""
+    replacing them with the given `contents`; every other part is copied as it was.
+
+    A `late` part is written after all the others, with the contents its function gives
+    then (None: as it was): for a part that depends on what the transforms found."""
     entries, comment = read_entries(source)
-    contents = contents or {}
+    contents = dict(contents or {})
+    late = late or {}
     directory = []
-    for entry in entries:
+    ordered = [e for e in entries if e.name not in late] + [e for e in entries if e.name in late]
+    for entry in ordered:
         offset = target.tell()
         transform = transforms.get(entry.name)
+        if entry.name in late:
+            made = late[entry.name]()
+            if made is not None:
+                contents[entry.name] = made
         if entry.name in contents:
             chunks: Iterable[bytes] = [contents[entry.name]]
         elif transform is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import io
 import posixpath
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -21,6 +21,7 @@ from xml.etree import ElementTree
 
 from milestone_sheets.domain.grid import column_index, column_letter
 from milestone_sheets.sources.excel import package, worksheet
+from milestone_sheets.sources.excel.styles import Styler
 
 # The relationships namespace of a sheet's r:id: Transitional, and Strict Open XML's.
 _REL_NAMESPACES = (
@@ -31,6 +32,7 @@ _SHEET_WITHOUT_PART = re.compile(rb'<(\w+:)?sheet\b[^>]*?\s\w+:id=""[^>]*?/>')
 _OFFICE_DOCUMENT = re.compile(r"/officeDocument$")
 _CALC_PR = re.compile(rb"<(\w+:)?calcPr\b([^>]*?)(/?)>")
 _TABLE_TYPE = re.compile(r"/table$")
+_STYLES_TYPE = re.compile(r"/styles$")
 # Elements that come before <calcPr> in CT_Workbook, the last present one is our anchor.
 _BEFORE_CALC = (b"definedNames", b"externalReferences", b"functionGroups", b"sheets")
 
@@ -46,6 +48,7 @@ class PackageMap:
     # workbook.xml for readers without the sheets that name no part (r:id="", as some
     # macro sheets have), which calamine refuses; None when there are none.
     reader_workbook: bytes | None = None
+    styles_part: str | None = None  # the cell formats (number formats among them)
 
 
 def _rels_name(part: str) -> str:
@@ -95,7 +98,9 @@ def read_package_map(stream: BinaryIO, entries: Mapping[str, package.Entry]) -> 
             if rel_id in workbook_rels:
                 sheets[sheet.get("name", "")] = workbook_rels[rel_id][1]
     reader = _SHEET_WITHOUT_PART.sub(b"", workbook_xml)
-    return PackageMap(workbook_part, sheets, reader if reader != workbook_xml else None)
+    styles = next((part for rel_type, part in workbook_rels.values()
+                   if _STYLES_TYPE.search(rel_type)), None)  # fmt: skip
+    return PackageMap(workbook_part, sheets, reader if reader != workbook_xml else None, styles)
 
 
 def reader_copy(source: BinaryIO, package_map: PackageMap) -> io.BytesIO | None:
@@ -220,19 +225,30 @@ def write_workbook(path: Path, package_map: PackageMap, edits: Edits, target: Bi
         entries = {entry.name: entry for entry in package.read_entries(source)[0]}
         transforms: dict[str, package.Transform] = {}
         contents: dict[str, bytes] = {}
+        late: dict[str, Callable[[], bytes | None]] = {}
+        styler = None
+        styles_part = package_map.styles_part
+        if styles_part in entries and any(
+            edit.number_format is not None
+            for rows in edits.values() for cells in rows.values() for edit in cells.values()
+        ):  # fmt: skip
+            styler = Styler(package.read_part(source, entries[styles_part]))
+            late[styles_part] = styler.render  # after the sheets: it holds what they added
         for title, sheet_edits in edits.items():
             part = package_map.sheet_parts[title]
-            transforms[part] = _sheet_transform(sheet_edits)
+            transforms[part] = _sheet_transform(sheet_edits, styler)
             contents.update(_extended_tables(source, entries, part, sheet_edits))
         workbook = package.read_part(source, entries[package_map.workbook_part])
         calc = set_full_calc_on_load(workbook)
         if calc != workbook:
             contents[package_map.workbook_part] = calc
-        package.rewrite(source, target, transforms, contents)
+        package.rewrite(source, target, transforms, contents, late)
 
 
-def _sheet_transform(sheet_edits: Mapping[int, Mapping[int, worksheet.Edit]]) -> package.Transform:
-    return lambda chunks: worksheet.rewrite_sheet(chunks, sheet_edits)
+def _sheet_transform(
+    sheet_edits: Mapping[int, Mapping[int, worksheet.Edit]], styler: Styler | None
+) -> package.Transform:
+    return lambda chunks: worksheet.rewrite_sheet(chunks, sheet_edits, styler)
 
 
 @dataclass(frozen=True)

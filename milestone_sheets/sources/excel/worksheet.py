@@ -17,6 +17,7 @@ from typing import NamedTuple, Protocol
 
 from milestone_sheets.changes import MAX_ROW, CellValue
 from milestone_sheets.domain.grid import column_index, column_letter
+from milestone_sheets.sources.excel.styles import Styler
 
 
 class SheetXmlError(ValueError):
@@ -39,13 +40,21 @@ class Edit(Protocol):
     @property
     def style_like(self) -> int | None: ...
 
+    @property
+    def number_format(self) -> str | int | None:
+        """A number format code for the cell, or the column of a cell in the same row
+        whose number format it takes (None: the cell keeps its style as it is)."""
+        ...
+
 
 class CellEdit(NamedTuple):
-    """A new value for a cell (0-based column); `style_like` copies a neighbour's style."""
+    """A new value for a cell (0-based column); `style_like` copies a neighbour's style,
+    `number_format` gives it a number format (a code, or a column to take it from)."""
 
     col: int
     value: CellValue
     style_like: int | None = None
+    number_format: str | int | None = None
 
 
 def _prefix(head: bytes) -> bytes:
@@ -404,6 +413,20 @@ def _holds_formula(chunk: bytes, start: int, end: int, patterns: _Patterns) -> b
     return False
 
 
+def _number_style(
+    edit: Edit, style: bytes | None, chunk: bytes, by_col: Mapping[int, _Cell],
+    styler: Styler | None,
+) -> bytes | None:  # fmt: skip
+    """The style a written cell gets: its own, with the number format the edit asks for."""
+    fmt = edit.number_format
+    if styler is None or fmt is None or edit.value is None or isinstance(edit.value, str):
+        return style
+    if isinstance(fmt, int):  # the format of a cell in the same row (the Budget's)
+        like = by_col.get(fmt)
+        return styler.restyle(style, styler.format_of(_style(chunk, like) if like else None))
+    return styler.restyle(style, styler.format_id(fmt))
+
+
 def _edit_row(
     chunk: bytes,
     tag: re.Match[bytes],
@@ -411,6 +434,7 @@ def _edit_row(
     row_number: int,
     edits: Mapping[int, Edit],
     patterns: _Patterns,
+    styler: Styler | None = None,
 ) -> bytes:
     """The <row> element that starts with `tag` and ends at `row_end`, its cells edited."""
     if tag.group(3):  # <row .../>: open it up
@@ -422,6 +446,7 @@ def _edit_row(
     columns = sorted(edits)
     row_text = str(row_number)
     looks = [edit.style_like for edit in edits.values() if edit.style_like is not None]
+    looks += [e.number_format for e in edits.values() if type(e.number_format) is int]
     first_col = min(columns[0], *looks) if looks else columns[0]
     cells, all_referenced = _tail_cells(chunk, body_start, body_end, first_col, patterns)
     # Where cells go without a reference, each is placed by the one before it: a cleared
@@ -437,7 +462,7 @@ def _edit_row(
             _, start, end, _ = existing
             if _holds_formula(chunk, start, end, patterns):
                 raise FormulaCellError(f"{column_letter(col)}{row_text} holds a formula")
-            style = _style(chunk, existing)
+            style = _number_style(edit, _style(chunk, existing), chunk, by_col, styler)
             rendered = _render(p, column_letter(col) + row_text, edit.value, style)
             if not rendered and keep_empty:
                 rendered = f'<{p}c r="{column_letter(col)}{row_text}"/>'
@@ -447,6 +472,7 @@ def _edit_row(
             continue
         like = by_col.get(edit.style_like) if edit.style_like is not None else None
         style = _style(chunk, like) if like is not None else None
+        style = _number_style(edit, style, chunk, by_col, styler)
         at = body_start if not cells else cells[0][1]
         for cell in cells:
             if cell[0] >= col:
@@ -485,11 +511,14 @@ def _spans_to(open_tag: bytes, high: int) -> bytes:
     return open_tag[: spans.start()] + wider + open_tag[spans.end() :]
 
 
-def _new_row(row_number: int, edits: Mapping[int, Edit], patterns: _Patterns) -> bytes:
+def _new_row(
+    row_number: int, edits: Mapping[int, Edit], patterns: _Patterns, styler: Styler | None = None
+) -> bytes:
     cells = "".join(
-        _render(patterns.prefix_text, f"{column_letter(e.col)}{row_number}", e.value, None)
+        _render(patterns.prefix_text, f"{column_letter(e.col)}{row_number}", e.value,
+                _number_style(e, None, b"", {}, styler))
         for e in sorted(edits.values(), key=lambda e: e.col)
-    ).encode()
+    ).encode()  # fmt: skip
     if not cells:
         return b""
     row = patterns.prefix + b"row"
@@ -577,19 +606,23 @@ def _edited_head(
 
 
 def rewrite_sheet(
-    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]]
+    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]], styler: Styler | None = None
 ) -> Iterator[bytes]:
-    """Apply cell edits keyed by 1-based row number, streaming the part through."""
+    """Apply cell edits keyed by 1-based row number, streaming the part through; with a
+    `styler`, written numbers get the number formats their edits ask for."""
     stream = _SheetStream(chunks)
     head, patterns, empty = stream.head()
     yield _edited_head(head, patterns, edits)
     if not empty:
-        yield from _edited_rows(stream.rows(patterns), edits, patterns)
+        yield from _edited_rows(stream.rows(patterns), edits, patterns, styler)
     yield from stream.tail()
 
 
 def _edited_rows(
-    chunks: Iterable[bytes], edits: Mapping[int, Mapping[int, Edit]], patterns: _Patterns
+    chunks: Iterable[bytes],
+    edits: Mapping[int, Mapping[int, Edit]],
+    patterns: _Patterns,
+    styler: Styler | None = None,
 ) -> Iterator[bytes]:
     """Chunks of whole rows with their edits applied, and the rows to create after them."""
     pending = sorted(edits)
@@ -605,16 +638,18 @@ def _edited_rows(
             while next_row < row_number:  # rows to create before this one
                 out.append(chunk[last : match.start()])
                 last = match.start()
-                out.append(_new_row(next_row, edits[next_row], patterns))
+                out.append(_new_row(next_row, edits[next_row], patterns, styler))
                 next_index += 1
                 next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
             if next_row == row_number:
                 end = match.end() if match.group(3) else close + len(row_end)
                 out.append(chunk[last : match.start()])
-                out.append(_edit_row(chunk, match, end, row_number, edits[row_number], patterns))
+                out.append(
+                    _edit_row(chunk, match, end, row_number, edits[row_number], patterns, styler)
+                )
                 last = end
                 next_index += 1
                 next_row = pending[next_index] if next_index < len(pending) else _NO_ROW
         out.append(chunk[last:])
         yield b"".join(out)
-    yield b"".join(_new_row(row, edits[row], patterns) for row in pending[next_index:])
+    yield b"".join(_new_row(row, edits[row], patterns, styler) for row in pending[next_index:])
