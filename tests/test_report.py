@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import re
 import subprocess
 from datetime import date, timedelta
@@ -149,3 +150,23 @@ def test_without_a_browser_the_pdf_is_refused_with_the_fix(runner, tmp_path, mon
                                 str(tmp_path / "r.html"), "--pdf"])  # fmt: skip
     assert done.exit_code == 2 and "apt-get install chromium" in done.output
     assert (tmp_path / "r.html").exists() and not (tmp_path / "r.pdf").exists()
+
+
+def test_month_labels_never_overlap_on_a_long_plan(runner, tmp_path):
+    rows = [["ID", "Milestone", "Owner", "Start", "Due"]] + [
+        [
+            f"M{i}",
+            f"Step {i}",
+            "Ana",
+            date(2025, 1, 1) + timedelta(days=30 * i),
+            date(2025, 2, 1) + timedelta(days=30 * i),
+        ]
+        for i in range(40)
+    ]  # fmt: skip  (three years and more)
+    path = write_xlsx(tmp_path / "long.xlsx", {"Milestones": rows})
+    out = tmp_path / "long.html"
+    runner.invoke(main, ["report", str(path), "--as-of", "2026-06-15", "-o", str(out)])
+    timeline = out.read_text().split("<h2>Timeline</h2>", 1)[1].split("</svg>", 1)[0]
+    xs = [float(x) for x in re.findall(r'<line x1="([\d.]+)" y1="12"', timeline)]
+    assert len(xs) >= 6
+    assert all(b - a >= 56 for a, b in itertools.pairwise(xs)), xs

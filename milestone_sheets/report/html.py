@@ -6,6 +6,7 @@ Jinja2 template `report.html`.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, timedelta
@@ -60,6 +61,7 @@ EV_EXPLANATIONS = {
     "CPI": "Cost performance index, EV / AC: below 1 means each unit spent earns less than planned.",
 }
 TIMELINE_ROW = 16
+TICK_LABEL = 56  # pixels a month label ("Sep 2026") takes, with a gap
 TIMELINE_WIDTH = 760  # with the names beside it, the width of a landscape A4 page
 
 
@@ -138,7 +140,9 @@ def _timeline(rows: list[tuple[Any, Any]], as_of: date) -> dict[str, Any]:
         if day >= low:
             ticks.append({"x": x(day), "label": day.strftime("%b %Y")})
         day = Month.of(day).next().first
-    return {"groups": groups, "today": x(as_of), "width": TIMELINE_WIDTH, "ticks": ticks}
+    # A label is some 50 pixels wide: over a long plan, every second (third...) month.
+    step = max(1, math.ceil(TICK_LABEL / (TIMELINE_WIDTH * 30.4 / span)))
+    return {"groups": groups, "today": x(as_of), "width": TIMELINE_WIDTH, "ticks": ticks[::step]}
 
 
 def _goal_chart(result: Any, values: Mapping[str, Any], as_of: date) -> dict[str, Any] | None:
