@@ -1,63 +1,19 @@
-"""Shared fixtures: workbooks written by another writer (xlsxwriter), and the CLI runner."""
+"""Shared fixtures: the CLI runner, each test's own folder, a plan, real servers on
+127.0.0.1 (SMTP, the Sheets emulator) and the browser. Workbooks are built by
+`workbooks` (the one builder)."""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-import xlsxwriter
 from click.testing import CliRunner
-
-
-@dataclass(frozen=True)
-class Formula:
-    """A formula cell; `cached` is the saved result (None: saved without one)."""
-
-    text: str
-    cached: Any = 0
-
-
-HEADER = [
-    "ID", "Milestone", "Owner", "Email", "Category", "Start", "Due", "Completed",
-    "Budget", "Actual", "Progress", "Notes",
-]  # fmt: skip
-
-
-def write_xlsx(path: Path, sheets: dict[str, list[list[Any]]], *, title_rows: int = 0) -> Path:
-    """A workbook written by xlsxwriter; dates become real date cells."""
-    book = xlsxwriter.Workbook(str(path))
-    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
-    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7"})
-    for name, rows in sheets.items():
-        sheet = book.add_worksheet(name)
-        if title_rows:
-            sheet.merge_range(0, 0, 0, 4, f"{name}: our plan", bold)
-        for r, row in enumerate(rows, start=title_rows):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if isinstance(value, Formula):
-                    if value.cached is None:
-                        # An empty <v></v>: saved without a result, as by a tool that
-                        # does not calculate.
-                        sheet.write_formula(r, c, value.text, None, "")
-                    else:
-                        sheet.write_formula(r, c, value.text, None, value.cached)
-                elif isinstance(value, (date, datetime)):
-                    sheet.write_datetime(
-                        r, c, datetime(value.year, value.month, value.day), date_format
-                    )
-                elif r == title_rows:
-                    sheet.write(r, c, value, bold)
-                else:
-                    sheet.write(r, c, value)
-    book.close()
-    return path
+from workbooks import HEADER, Formula
 
 
 def digest(path: Path) -> str:

@@ -51,7 +51,7 @@ def test_a_config_and_a_worksheet_setting(tmp_path):
 
 
 def test_an_absent_table_is_an_empty_frame(tmp_path):
-    from conftest import HEADER, write_xlsx
+    from workbooks import HEADER, write_xlsx
 
     rows = [HEADER, ["M1", "Site", "Ana", "ana@example.com", "Product", None, date(2026, 7, 1)]]
     path = write_xlsx(tmp_path / "p.xlsx", {"Milestones": rows})

@@ -132,7 +132,7 @@ def test_no_source_anywhere_is_exit_2(runner, tmp_path, monkeypatch):
 def test_config_columns_and_location_drive_the_cli(runner, tmp_path, monkeypatch):
     from datetime import date
 
-    from conftest import write_xlsx
+    from workbooks import write_xlsx
 
     write_xlsx(tmp_path / "plan.xlsx", {"Plan": [["Name", "Boss", "Due", "Owner"],
                                                  ["A", "Ana", date(2026, 7, 1), "not me"]]})  # fmt: skip

@@ -11,7 +11,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 import python_calamine
-from conftest import Formula, digest, write_xlsx
+from conftest import digest
+from workbooks import Formula, write_xlsx
 
 from milestone_sheets.app import sync
 from milestone_sheets.cli import main

@@ -7,7 +7,7 @@ import json
 from datetime import date
 
 import click
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 from milestone_sheets.cli import main
 

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import Recorder, _start, write_xlsx
+from conftest import Recorder, _start
 from test_mail import AS_OF, PLAN, add_smtp, make_plan
+from workbooks import write_xlsx
 
 import milestone_sheets
 from milestone_sheets.cli import main

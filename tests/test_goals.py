@@ -7,7 +7,7 @@ from datetime import date
 
 import openpyxl
 import pytest
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 from milestone_sheets.cli import main
 from milestone_sheets.domain.goals import checkpoints, compute_goal, task_status

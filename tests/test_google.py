@@ -6,7 +6,7 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 from milestone_sheets.changes import CellWrite
 from milestone_sheets.cli import main

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 from milestone_sheets.cli import main
 from milestone_sheets.domain.drift import (

@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 from milestone_sheets.cli import main
 from milestone_sheets.mail import send as send_module

@@ -214,7 +214,7 @@ def plain_plan(path: Path) -> Path:
 
 
 def test_control_characters_from_a_cell_are_escaped_as_excel_does(tmp_path):
-    from conftest import write_xlsx
+    from workbooks import write_xlsx
 
     rows = [HEADER, ["M1", "Launch", "Ana", "next\x01friday", 10, 5]]
     path = write_xlsx(tmp_path / "c.xlsx", {"Milestones": rows})

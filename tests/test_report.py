@@ -9,7 +9,8 @@ import subprocess
 from datetime import date, timedelta
 from pathlib import Path
 
-from conftest import chromium, needs_chromium, write_xlsx
+from conftest import chromium, needs_chromium
+from workbooks import write_xlsx
 
 from milestone_sheets.cli import main
 

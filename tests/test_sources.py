@@ -6,7 +6,7 @@ from datetime import date
 
 import filelock
 import openpyxl
-from conftest import write_xlsx
+from workbooks import write_xlsx
 
 import milestone_sheets
 from milestone_sheets.cli import main

@@ -1,4 +1,5 @@
-"""Milestone workbooks carrying one Excel feature each, written with xlsxwriter.
+"""The one builder of test workbooks, written by another writer than ours (xlsxwriter):
+`write_xlsx` for any sheets of rows, and `build` for the plan with one Excel feature each.
 
 Deterministic: fixed dates, fixed creation time, no randomness, so a test that compares
 packages part by part compares like with like.
@@ -9,27 +10,85 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Callable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import xlsxwriter
 
-HEADER = ["ID", "Milestone", "Owner", "Email", "Category", "Start", "Due", "Completed",
-          "Budget", "Actual", "Progress", "Notes", "Cost per day"]  # fmt: skip
+
+@dataclass(frozen=True)
+class Formula:
+    """A formula cell; `cached` is the saved result (None: saved without one)."""
+
+    text: str
+    cached: Any = 0
+
+
+# The one header of the tests' plans (a test that needs other columns says so).
+HEADER = [
+    "ID", "Milestone", "Owner", "Email", "Category", "Start", "Due", "Completed",
+    "Budget", "Actual", "Progress", "Notes",
+]  # fmt: skip
+D = date.fromisoformat
 ROWS = [
-    ["M1", "Website", "Ana", "ana@example.com", "Product", "2026-05-01", "2026-06-01",
-     "2026-05-30", 1000, 900, 1, "went well"],
-    ["M2", "Seed round", "Ben", "ben@example.com", "Other", "2026-05-01", "2026-06-10",
+    ["M1", "Website", "Ana", "ana@example.com", "Product", D("2026-05-01"), D("2026-06-01"),
+     D("2026-05-30"), 1000, 900, 1, "went well"],
+    ["M2", "Seed round", "Ben", "ben@example.com", "Other", D("2026-05-01"), D("2026-06-10"),
      None, 12500, 13000, 0.5, ""],
-    ["M3", "Launch", "Cleo", "cleo@example.com", "Product", "2026-06-01", "2026-07-01",
+    ["M3", "Launch", "Cleo", "cleo@example.com", "Product", D("2026-06-01"), D("2026-07-01"),
      None, 5000, 1000, 0.5, "note"],
-    ["M4", "Hire CTO", "Dev", "dev@example.com", "Other", "2026-07-01", "2026-09-01",
+    ["M4", "Hire CTO", "Dev", "dev@example.com", "Other", D("2026-07-01"), D("2026-09-01"),
      None, 8000, None, None, None],
     ["M5", "Trade show", "Ana", "ana@example.com", "Marketing & Sales", None, "next friday",
      None, 100, None, None, ""],
-    ["M6", "Pilot", "Ben", "ben@example.com", "Marketing & Sales", "2026-06-01", "2026-06-30",
-     None, 400, 600, 0.6, ""],
+    ["M6", "Pilot", "Ben", "ben@example.com", "Marketing & Sales", D("2026-06-01"),
+     D("2026-06-30"), None, 400, 600, 0.6, ""],
 ]  # fmt: skip
+# The feature workbooks' plan: a user formula column after the plan's own.
+FEATURE_HEADER = [*HEADER, "Cost per day"]
+
+
+def write_rows(
+    sheet: Any, rows: list[list[Any]], first: int, date_format: Any, header_format: Any = None
+) -> None:
+    """Rows into a worksheet from 0-based row `first`: dates as date cells, `Formula`
+    cells with their saved result, the first row in `header_format` when given."""
+    for r, row in enumerate(rows, start=first):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            if isinstance(value, Formula):
+                # cached None: an empty <v></v>, as a tool that does not calculate saves it.
+                sheet.write_formula(
+                    r, c, value.text, None, "" if value.cached is None else value.cached
+                )
+            elif isinstance(value, (date, datetime)):
+                sheet.write_datetime(
+                    r, c, datetime(value.year, value.month, value.day), date_format
+                )
+            elif r == first and header_format is not None:
+                sheet.write(r, c, value, header_format)
+            else:
+                sheet.write(r, c, value)
+
+
+def write_xlsx(path: Path, sheets: dict[str, list[list[Any]]], *, title_rows: int = 0) -> Path:
+    """A workbook of these sheets of rows (the first in bold); with `title_rows`, a
+    merged title above each."""
+    book = xlsxwriter.Workbook(str(path))
+    date_format = book.add_format({"num_format": "yyyy-mm-dd"})
+    bold = book.add_format({"bold": True, "bg_color": "#DDEBF7"})
+    for name, rows in sheets.items():
+        sheet = book.add_worksheet(name)
+        if title_rows:
+            sheet.merge_range(0, 0, 0, 4, f"{name}: our plan", bold)
+        write_rows(sheet, rows, title_rows, date_format, bold)
+    book.close()
+    return path
+
+
 AS_OF = "2026-06-15"
 EXPECTED_STATUS = ["Done", "Overdue", "On track", "Not started", "Invalid", "At risk"]
 
@@ -68,17 +127,11 @@ class Builder:
 
     def write_plan(self, header_in_table: bool = False) -> None:
         if not header_in_table:
-            for c, text in enumerate(HEADER):
+            for c, text in enumerate(FEATURE_HEADER):
                 self.sheet.write(self.header_row, c, text, self.bold)
-        for r, row in enumerate(ROWS, start=self.first):
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                if c in (5, 6, 7) and value[:2] == "20":
-                    self.sheet.write_datetime(r, c, datetime.fromisoformat(value), self.date)
-                else:
-                    self.sheet.write(r, c, value)
-            self.sheet.write_formula(r, 12, f"=J{r + 1}/30", None, round((row[9] or 0) / 30, 2))
+        rows = [row + [Formula(f"=J{r + 1}/30", round((row[9] or 0) / 30, 2))]
+                for r, row in enumerate(ROWS, start=self.first)]  # fmt: skip
+        write_rows(self.sheet, rows, self.first, self.date)
 
     def close(self) -> None:
         self.book.close()
@@ -125,8 +178,8 @@ def validations(b: Builder) -> None:
 def excel_table(b: Builder) -> None:
     b.write_plan(header_in_table=True)
     b.sheet.add_table(
-        b.header_row, 0, b.last, len(HEADER) - 1,
-        {"name": "Plan", "columns": [{"header": h} for h in HEADER], "style": "Table Style Medium 2"},
+        b.header_row, 0, b.last, len(FEATURE_HEADER) - 1,
+        {"name": "Plan", "columns": [{"header": h} for h in FEATURE_HEADER], "style": "Table Style Medium 2"},
     )  # fmt: skip
 
 
@@ -164,7 +217,7 @@ def defined_names(b: Builder) -> None:
 def panes_and_filter(b: Builder) -> None:
     b.write_plan()
     b.sheet.freeze_panes(b.first, 2)
-    b.sheet.autofilter(b.header_row, 0, b.last, len(HEADER) - 1)
+    b.sheet.autofilter(b.header_row, 0, b.last, len(FEATURE_HEADER) - 1)
 
 
 def hidden_sheet(b: Builder) -> None:
