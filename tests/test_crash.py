@@ -23,7 +23,7 @@ def digest(path: Path) -> str:
 
 @pytest.mark.skipif(CLI is None, reason="the console script is not installed (pip install -e .)")
 def test_killing_the_sync_mid_write_never_leaves_a_broken_file(tmp_path):
-    original = generate_plan(tmp_path / "original.xlsx", 10_000)
+    original = generate_plan(tmp_path / "original.xlsx", 5_000)
     kill_at_every_step(tmp_path, [str(CLI)], original, "2026-06-15")
 
 
