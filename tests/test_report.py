@@ -171,3 +171,12 @@ def test_month_labels_never_overlap_on_a_long_plan(runner, tmp_path):
     xs = [float(x) for x in re.findall(r'<line x1="([\d.]+)" y1="12"', timeline)]
     assert len(xs) >= 6
     assert all(b - a >= 56 for a, b in itertools.pairwise(xs)), xs
+
+
+def test_the_goal_chart_has_axis_values(runner, tmp_path):
+    page = make_report(runner, tmp_path)
+    chart = page.split('aria-label="Expected vs actual for Revenue"', 1)[1].split("</svg>", 1)[0]
+    labels = re.findall(r"<text[^>]*>([^<]+)</text>", chart)
+    # Up: 0, half the target and the target; across: the goal's start and last checkpoint.
+    assert labels[:3] == ["0", "50,000", "100,000"]
+    assert labels[3:] == ["2026-06-01", "2026-06-29"]
