@@ -54,8 +54,7 @@ CREATE TABLE IF NOT EXISTS baselines (
 ) WITHOUT ROWID;
 """
 
-_COLUMNS = ("key", "row", "id", "name", "owner", "email", "status", "due", "start", "completed",
-            "budget", "actual", "progress")  # fmt: skip
+_COLUMNS = Seen._fields  # key, row, id, name, owner, email, status, due, start, completed, ...
 _DATES = frozenset({"due", "start", "completed"})
 
 
@@ -63,11 +62,13 @@ class HistoryError(SourceError):
     """The history store cannot be read or written (exit 3)."""
 
 
+def _iso(day: date | None) -> str | None:
+    return None if day is None else day.isoformat()
+
+
 def _row(seen: Seen) -> tuple[object, ...]:
-    return tuple(
-        value.isoformat() if isinstance(value, date) else value
-        for value in (getattr(seen, name) for name in _COLUMNS)
-    )
+    """A Seen as the store's row, in _COLUMNS order (the tuple's own, dates as text)."""
+    return (*seen[:7], _iso(seen.due), _iso(seen.start), _iso(seen.completed), *seen[10:])
 
 
 def _seen(row: Sequence[object]) -> Seen:

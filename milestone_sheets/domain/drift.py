@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from milestone_sheets.domain.months import Month
 from milestone_sheets.domain.rows import Record
@@ -27,10 +27,10 @@ REMOVED = "Removed"  # the status a change gives a milestone no longer in the sh
 TRACKED = ("due", "budget", "status")  # the fields whose changes history lists
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     """One milestone as one sync saw it: the values it read and the status it computed;
-    `progress` is the one used (given, from tasks, or 1 when done)."""
+    `progress` is the one used (given, from tasks, or 1 when done). A tuple: a sync makes
+    one per milestone, and the store writes it as a row."""
 
     key: str
     row: int  # the sheet row it was on
@@ -132,12 +132,19 @@ def observe(rows: Iterable[tuple[Record, Computed]]) -> dict[str, Seen]:
 def slip_days(seen: Seen, baselines: Mapping[str, Baseline]) -> int | None:
     """How many days Due moved from the baseline (later is positive); a milestone with
     no baseline yet has its current due date as baseline, so 0."""
-    if seen.status == INVALID or seen.due is None:
+    return slip_of(seen.key, seen.due, seen.status, baselines)
+
+
+def slip_of(
+    key: str, due: date | None, status: str | None, baselines: Mapping[str, Baseline]
+) -> int | None:
+    """Slip (days) of the milestone with this key, due date and status."""
+    if status in (None, INVALID) or due is None:
         return None
-    baseline = baselines.get(seen.key)
+    baseline = baselines.get(key)
     if baseline is None or baseline.due is None:
         return 0
-    return (seen.due - baseline.due).days
+    return (due - baseline.due).days
 
 
 @dataclass(frozen=True)

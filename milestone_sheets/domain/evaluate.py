@@ -199,10 +199,11 @@ def evaluate(book: Book, settings: Settings, as_of: date, past: Past | None = No
 
 
 def _with_slip(record: Record, computed: Computed, past: Past) -> Computed:
-    seen = None if record.skipped else drift.seen_of(record, computed)
-    if seen is None:
+    key = None if record.skipped else drift.key_of(record.values)
+    if key is None:
         return computed
-    return computed._replace(slip_days=drift.slip_days(seen, past.baselines))
+    slip = drift.slip_of(key, record.values.get("due"), computed.status, past.baselines)
+    return computed._replace(slip_days=slip) if slip is not None else computed
 
 
 def _computed_tables(

@@ -65,6 +65,7 @@ class Styler:
                 self.formats.setdefault(_unescape(code), int(fmt_id))
         self.added_xfs: list[bytes] = []
         self.added_formats: dict[str, int] = {}
+        self._restyled: dict[tuple[bytes | None, int], bytes | None] = {}  # a sheet's many cells
 
     def _xf(self, index: int) -> bytes | None:
         every = self.xfs + self.added_xfs
@@ -93,6 +94,12 @@ class Styler:
         the same one when it already does, else an equal format (reused or added)."""
         if not self.usable or fmt_id is None:
             return style
+        key = (style, fmt_id)
+        if key not in self._restyled:
+            self._restyled[key] = self._restyle(style, fmt_id)
+        return self._restyled[key]
+
+    def _restyle(self, style: bytes | None, fmt_id: int) -> bytes | None:
         index = int(style) if style is not None and style.isdigit() else 0
         base = self._xf(index)
         if base is None or self.format_of(str(index).encode()) == fmt_id:
