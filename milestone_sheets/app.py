@@ -156,7 +156,7 @@ def sync(
     as_of = as_of or date.today()
     settings = settings or Settings()
     known_as = identity(source.location)
-    past = history.past(known_as, latest=True) if history is not None else None
+    past = history.past(known_as, snapshots=False) if history is not None else None
     attempts = source.max_attempts
     for attempt in range(1, attempts + 1):
         book = source.read()
@@ -175,9 +175,9 @@ def sync(
                     ) from None
                 continue
             outcome.written = True
-        if history is not None and past is not None:
+        if history is not None:
             seen = observe(evaluation.milestones.rows())
-            outcome.recorded = history.record(known_as, as_of, seen, past)
+            outcome.recorded = history.record(known_as, as_of, seen)
         return outcome
     raise AssertionError("unreachable")
 

@@ -8,6 +8,7 @@ date and budget) is the first one recorded, until `baseline --reset` sets it ane
 
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -19,12 +20,15 @@ from milestone_sheets.files import open_database, timestamp
 
 HISTORY_NAME = "history.sqlite3"
 
+# user_version numbers the schema, so that a later release can migrate an older store.
 SCHEMA = """
+PRAGMA user_version = 1;
 CREATE TABLE IF NOT EXISTS syncs (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
     as_of TEXT NOT NULL,
-    synced_at TEXT NOT NULL
+    synced_at TEXT NOT NULL,
+    digest TEXT NOT NULL  -- of its rows: a sync that would repeat the last one adds nothing
 );
 CREATE INDEX IF NOT EXISTS syncs_of_source ON syncs (source, as_of);
 CREATE TABLE IF NOT EXISTS seen (
@@ -93,22 +97,20 @@ class History:
     def _error(self, err: sqlite3.Error) -> HistoryError:
         return HistoryError(f"{self.path}: cannot use the history store: {err}")
 
-    def past(self, source: str, *, latest: bool = False) -> Past:
-        """The source's snapshots, oldest first, and its baselines; with `latest`, only
-        the last snapshot (all a sync needs)."""
+    def past(self, source: str, *, snapshots: bool = True) -> Past:
+        """The source's snapshots, oldest first, and its baselines; without `snapshots`,
+        the baselines only (all a sync needs)."""
         try:
             syncs = self.db.execute(
                 "SELECT id, as_of, synced_at FROM syncs WHERE source=? ORDER BY as_of, id",
                 (source,),
-            ).fetchall()
-            if latest:
-                syncs = syncs[-1:]
+            ).fetchall() if snapshots else []  # fmt: skip
             by_sync: dict[int, dict[str, Seen]] = {sync_id: {} for sync_id, _, _ in syncs}
             rows = self.db.execute(
                 f"SELECT sync, {', '.join(_COLUMNS)} FROM seen WHERE sync IN "
-                f"({', '.join('?' for _ in syncs)}) ORDER BY sync, row",
-                tuple(by_sync),
-            )
+                "(SELECT id FROM syncs WHERE source=?) ORDER BY sync, row",
+                (source,),
+            ) if snapshots else []  # fmt: skip
             for sync_id, *values in rows:
                 seen = _seen(values)
                 by_sync[sync_id][seen.key] = seen
@@ -122,30 +124,37 @@ class History:
             }
         except sqlite3.Error as err:
             raise self._error(err) from None
-        snapshots = [
+        found = [
             Snapshot(date.fromisoformat(as_of), synced_at, by_sync[sync_id])
             for sync_id, as_of, synced_at in syncs
         ]
-        return Past(snapshots, baselines)
+        return Past(found, baselines)
 
-    def record(self, source: str, as_of: date, milestones: Mapping[str, Seen], past: Past) -> bool:
-        """Add a snapshot unless it is what the source's last one holds (`past`, as read
-        before the sync); set the baselines of milestones that have none. In one
-        transaction. Returns whether anything was added."""
-        last = past.snapshots[-1].milestones if past.snapshots else None
-        if last is not None and dict(last) == dict(milestones):
+    def record(self, source: str, as_of: date, milestones: Mapping[str, Seen]) -> bool:
+        """Add a snapshot unless it holds what the source's last one does; set the
+        baselines of milestones that have none. In one transaction. Whether it added one."""
+        rows = [_row(seen) for seen in milestones.values()]
+        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
+        try:
+            last = self.db.execute(
+                "SELECT digest FROM syncs WHERE source=? ORDER BY as_of DESC, id DESC LIMIT 1",
+                (source,),
+            ).fetchone()
+        except sqlite3.Error as err:
+            raise self._error(err) from None
+        if last is not None and last[0] == digest:
             return False
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
                 sync_id = self.db.execute(
-                    "INSERT INTO syncs (source, as_of, synced_at) VALUES (?, ?, ?)",
-                    (source, as_of.isoformat(), timestamp()),
+                    "INSERT INTO syncs (source, as_of, synced_at, digest) VALUES (?, ?, ?, ?)",
+                    (source, as_of.isoformat(), timestamp(), digest),
                 ).lastrowid
                 self.db.executemany(
                     f"INSERT INTO seen (sync, {', '.join(_COLUMNS)}) "
                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
-                    ((sync_id, *_row(seen)) for seen in milestones.values()),
+                    ((sync_id, *row) for row in rows),
                 )
                 self._first_baselines(source, as_of, milestones.values())
         except sqlite3.Error as err:
@@ -154,20 +163,18 @@ class History:
 
     def _first_baselines(self, source: str, as_of: date, milestones: Iterable[Seen]) -> None:
         """A baseline's due date and budget are each the first valid one recorded."""
-        for seen in milestones:
-            if seen.status == "Invalid":
-                continue
-            due = seen.due.isoformat() if seen.due else None
-            self.db.execute(
-                "INSERT OR IGNORE INTO baselines (source, key, due, budget, set_on) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (source, seen.key, due, seen.budget, as_of.isoformat()),
-            )
-            self.db.execute(
-                "UPDATE baselines SET due=coalesce(due, ?), budget=coalesce(budget, ?) "
-                "WHERE source=? AND key=?",
-                (due, seen.budget, source, seen.key),
-            )
+        rows = [(source, seen.key, _iso(seen.due), seen.budget, as_of.isoformat())
+                for seen in milestones if seen.status != "Invalid"]  # fmt: skip
+        self.db.executemany(
+            "INSERT OR IGNORE INTO baselines (source, key, due, budget, set_on) "
+            "VALUES (?, ?, ?, ?, ?)",
+            rows,
+        )
+        self.db.executemany(
+            "UPDATE baselines SET due=coalesce(due, ?), budget=coalesce(budget, ?) "
+            "WHERE source=? AND key=? AND (due IS NULL OR budget IS NULL)",
+            [(due, budget, source, key) for source, key, due, budget, _ in rows],
+        )
 
     def reset_baselines(self, source: str, as_of: date, milestones: Iterable[Seen]) -> int:
         """Make these milestones' current due date and budget their baseline (the plan
