@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from milestone_sheets.changes import Changes, plan_changes
 from milestone_sheets.config import CONFIG_NAME, Config, load_config, parse_config
-from milestone_sheets.domain.drift import Baseline, Change, Past, Seen, history_changes, observe
+from milestone_sheets.domain.drift import Baseline, Change, Past, Seen, history_changes
 from milestone_sheets.domain.evaluate import Evaluation, Settings, TableResult
 from milestone_sheets.domain.evaluate import evaluate as evaluate_book
 from milestone_sheets.domain.months import Month
@@ -176,8 +176,7 @@ def sync(
                 continue
             outcome.written = True
         if history is not None:
-            seen = observe(evaluation.milestones.rows())
-            outcome.recorded = history.record(known_as, as_of, seen)
+            outcome.recorded = history.record(known_as, as_of, evaluation.observed)
         return outcome
     raise AssertionError("unreachable")
 
@@ -225,7 +224,7 @@ def baselines(
     """The baselines of a source's milestones; with `reset`, the current due dates and
     budgets become the baseline (of the milestones `keys` names, else of all)."""
     source, outcome = read_plan(config, location, settings, as_of)
-    now = observe(outcome.evaluation.milestones.rows())
+    now = outcome.evaluation.observed
     count = 0
     if reset:
         chosen = list(now.values())

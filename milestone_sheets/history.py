@@ -133,8 +133,9 @@ class History:
     def record(self, source: str, as_of: date, milestones: Mapping[str, Seen]) -> bool:
         """Add a snapshot unless it holds what the source's last one does; set the
         baselines of milestones that have none. In one transaction. Whether it added one."""
-        rows = [_row(seen) for seen in milestones.values()]
-        digest = hashlib.sha256(repr(rows).encode()).hexdigest()
+        digest = hashlib.sha256()
+        for seen in milestones.values():
+            digest.update(repr(_row(seen)).encode())
         try:
             last = self.db.execute(
                 "SELECT digest FROM syncs WHERE source=? ORDER BY as_of DESC, id DESC LIMIT 1",
@@ -142,19 +143,19 @@ class History:
             ).fetchone()
         except sqlite3.Error as err:
             raise self._error(err) from None
-        if last is not None and last[0] == digest:
+        if last is not None and last[0] == digest.hexdigest():
             return False
         try:
             with self.db:
                 self.db.execute("BEGIN IMMEDIATE")
                 sync_id = self.db.execute(
                     "INSERT INTO syncs (source, as_of, synced_at, digest) VALUES (?, ?, ?, ?)",
-                    (source, as_of.isoformat(), timestamp(), digest),
+                    (source, as_of.isoformat(), timestamp(), digest.hexdigest()),
                 ).lastrowid
                 self.db.executemany(
                     f"INSERT INTO seen (sync, {', '.join(_COLUMNS)}) "
                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
-                    ((sync_id, *row) for row in rows),
+                    ((sync_id, *_row(seen)) for seen in milestones.values()),
                 )
                 self._first_baselines(source, as_of, milestones.values())
         except sqlite3.Error as err:
@@ -163,18 +164,13 @@ class History:
 
     def _first_baselines(self, source: str, as_of: date, milestones: Iterable[Seen]) -> None:
         """A baseline's due date and budget are each the first valid one recorded."""
-        rows = [(source, seen.key, _iso(seen.due), seen.budget, as_of.isoformat())
-                for seen in milestones if seen.status != "Invalid"]  # fmt: skip
         self.db.executemany(
-            "INSERT OR IGNORE INTO baselines (source, key, due, budget, set_on) "
-            "VALUES (?, ?, ?, ?, ?)",
-            rows,
-        )
-        self.db.executemany(
-            "UPDATE baselines SET due=coalesce(due, ?), budget=coalesce(budget, ?) "
-            "WHERE source=? AND key=? AND (due IS NULL OR budget IS NULL)",
-            [(due, budget, source, key) for source, key, due, budget, _ in rows],
-        )
+            "INSERT INTO baselines (source, key, due, budget, set_on) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, key) DO UPDATE SET due=coalesce(due, excluded.due), "
+            "budget=coalesce(budget, excluded.budget) WHERE due IS NULL OR budget IS NULL",
+            ((source, seen.key, _iso(seen.due), seen.budget, as_of.isoformat())
+             for seen in milestones if seen.status != "Invalid"),
+        )  # fmt: skip
 
     def reset_baselines(self, source: str, as_of: date, milestones: Iterable[Seen]) -> int:
         """Make these milestones' current due date and budget their baseline (the plan

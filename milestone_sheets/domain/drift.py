@@ -119,16 +119,6 @@ def seen_of(record: Record, computed: Computed) -> Seen | None:
     )
 
 
-def observe(rows: Iterable[tuple[Record, Computed]]) -> dict[str, Seen]:
-    """The milestones of a table by key; a key on two rows keeps its first."""
-    found: dict[str, Seen] = {}
-    for record, computed in rows:
-        seen = seen_of(record, computed)
-        if seen is not None and seen.key not in found:
-            found[seen.key] = seen
-    return found
-
-
 def slip_days(seen: Seen, baselines: Mapping[str, Baseline]) -> int | None:
     """How many days Due moved from the baseline (later is positive); a milestone with
     no baseline yet has its current due date as baseline, so 0."""

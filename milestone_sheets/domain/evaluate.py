@@ -16,7 +16,7 @@ from milestone_sheets.domain.drift import Past
 from milestone_sheets.domain.fields import GOALS, MILESTONES, TASKS, TableSpec
 from milestone_sheets.domain.grid import Book, SheetGrid
 from milestone_sheets.domain.rows import Header, Record
-from milestone_sheets.domain.status import STATUSES, Computed, StatusSettings, compute_all
+from milestone_sheets.domain.status import STATUSES, StatusSettings, compute_all
 from milestone_sheets.errors import StructureError
 
 
@@ -67,6 +67,8 @@ class Evaluation:
     goals: TableResult | None = None
     tasks: TableResult | None = None
     past: Past | None = None  # the source's history, when one is kept
+    # The milestones by key as the history records them (with a history only).
+    observed: dict[str, drift.Seen] = field(default_factory=dict)
 
     @property
     def tables(self) -> list[TableResult]:
@@ -191,19 +193,20 @@ def evaluate(book: Book, settings: Settings, as_of: date, past: Past | None = No
     history (`past`), each milestone's Slip against its baseline too."""
     found, goals_found, tasks_found = _locate(book, settings)
     milestones, goals, tasks = _computed_tables(found, goals_found, tasks_found, settings, as_of)
+    observed: dict[str, drift.Seen] = {}
     if past is not None:
-        milestones.computed = [_with_slip(r, c, past) for r, c in
-                               zip(milestones.records, milestones.computed, strict=True)]  # fmt: skip
+        with_slip = []
+        for record, computed in zip(milestones.records, milestones.computed, strict=True):
+            seen = None if record.skipped else drift.seen_of(record, computed)
+            if seen is not None:
+                observed.setdefault(seen.key, seen)
+                slip = drift.slip_days(seen, past.baselines)
+                if slip is not None:
+                    computed = computed._replace(slip_days=slip)
+            with_slip.append(computed)
+        milestones.computed = with_slip
     warnings = [w for table in (milestones, goals, tasks) if table for w in table.header.warnings]
-    return Evaluation(as_of, milestones, warnings, goals, tasks, past)
-
-
-def _with_slip(record: Record, computed: Computed, past: Past) -> Computed:
-    key = None if record.skipped else drift.key_of(record.values)
-    if key is None:
-        return computed
-    slip = drift.slip_of(key, record.values.get("due"), computed.status, past.baselines)
-    return computed._replace(slip_days=slip) if slip is not None else computed
+    return Evaluation(as_of, milestones, warnings, goals, tasks, past, observed)
 
 
 def _computed_tables(

@@ -17,7 +17,6 @@ from milestone_sheets.domain.drift import (
     Seen,
     SinceReview,
     earned_value_curve,
-    observe,
     plan_drift,
     since_review,
     trend,
@@ -256,7 +255,7 @@ def since_items(evaluation: Evaluation, month: Month) -> list[dict[str, Any]] | 
     it; None when the history does not reach back that far."""
     if evaluation.past is None:
         return None
-    since = since_review(evaluation.past, month, observe(evaluation.milestones.rows()))
+    since = since_review(evaluation.past, month, evaluation.observed)
     if since is None:
         return None
     return [
@@ -271,7 +270,7 @@ def drift_context(evaluation: Evaluation, month: Month) -> dict[str, Any] | None
     previous review, the days they slipped, the ones slipped three times or more."""
     if evaluation.past is None:
         return None
-    drift = plan_drift(evaluation.past, month, observe(evaluation.milestones.rows()))
+    drift = plan_drift(evaluation.past, month, evaluation.observed)
 
     def named(seen: Seen) -> dict[str, str]:
         return {"id": seen.id, "name": seen.name, "owner": seen.owner}
@@ -303,7 +302,7 @@ def _trend_chart(evaluation: Evaluation) -> dict[str, Any] | None:
     past = evaluation.past
     if past is None or not past.snapshots:
         return None
-    found = trend(past, evaluation.as_of, observe(evaluation.milestones.rows()))
+    found = trend(past, evaluation.as_of, evaluation.observed)
     dues = [d for _, line in found.lines for d in line if d is not None]
     if len(found.reviews) < 2 or not dues:
         return None
@@ -356,7 +355,7 @@ def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
     past = evaluation.past
     if past is None or not past.snapshots:
         return None
-    curve = earned_value_curve(past, evaluation.as_of, observe(evaluation.milestones.rows()))
+    curve = earned_value_curve(past, evaluation.as_of, evaluation.observed)
     money = money_of(evaluation)
     if len(curve) < 2:
         return None

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import NamedTuple, Protocol
@@ -414,17 +414,31 @@ def _holds_formula(chunk: bytes, start: int, end: int, patterns: _Patterns) -> b
 
 
 def _number_style(
-    edit: Edit, style: bytes | None, chunk: bytes, by_col: Mapping[int, _Cell],
-    styler: Styler | None,
-) -> bytes | None:  # fmt: skip
-    """The style a written cell gets: its own, with the number format the edit asks for."""
+    edit: Edit, style: bytes | None, styler: Styler | None, style_at: Callable[[int], bytes | None]
+) -> bytes | None:
+    """The style a written cell gets: its own, with the number format the edit asks for
+    (`style_at` gives the style of another cell of the row, by column)."""
     fmt = edit.number_format
     if styler is None or fmt is None or edit.value is None or isinstance(edit.value, str):
         return style
     if isinstance(fmt, int):  # the format of a cell in the same row (the Budget's)
-        like = by_col.get(fmt)
-        return styler.restyle(style, styler.format_of(_style(chunk, like) if like else None))
+        return styler.restyle(style, styler.format_of(style_at(fmt)))
     return styler.restyle(style, styler.format_id(fmt))
+
+
+def _style_by_ref(
+    chunk: bytes, start: int, end: int, ref: str, cells: Mapping[int, _Cell], col: int
+) -> bytes | None:
+    """The style of the row's cell at `ref`, found by its reference (one search, not a
+    walk over the cells before it); else from the cells the row was walked for."""
+    at = chunk.find(f' r="{ref}"'.encode(), start, end)
+    if at < 0:
+        cell = cells.get(col)
+        return _style(chunk, cell) if cell is not None else None
+    tag_start = chunk.rfind(b"<", start, at)
+    tag_end = chunk.find(b">", at, end)
+    found = _ATTR_S.search(chunk, tag_start, tag_end)
+    return found.group(1) if found else None
 
 
 def _edit_row(
@@ -446,7 +460,6 @@ def _edit_row(
     columns = sorted(edits)
     row_text = str(row_number)
     looks = [edit.style_like for edit in edits.values() if edit.style_like is not None]
-    looks += [e.number_format for e in edits.values() if type(e.number_format) is int]
     first_col = min(columns[0], *looks) if looks else columns[0]
     cells, all_referenced = _tail_cells(chunk, body_start, body_end, first_col, patterns)
     # Where cells go without a reference, each is placed by the one before it: a cleared
@@ -454,6 +467,11 @@ def _edit_row(
     keep_empty = not all_referenced
     by_col = {cell[0]: cell for cell in cells}
     p = patterns.prefix_text
+
+    def style_at(col: int) -> bytes | None:
+        ref = column_letter(col) + row_text
+        return _style_by_ref(chunk, body_start, body_end, ref, by_col, col)
+
     pieces: list[tuple[int, int, str]] = []  # (start, end, new cell) in row order
     for col in columns:
         edit = edits[col]
@@ -462,7 +480,7 @@ def _edit_row(
             _, start, end, _ = existing
             if _holds_formula(chunk, start, end, patterns):
                 raise FormulaCellError(f"{column_letter(col)}{row_text} holds a formula")
-            style = _number_style(edit, _style(chunk, existing), chunk, by_col, styler)
+            style = _number_style(edit, _style(chunk, existing), styler, style_at)
             rendered = _render(p, column_letter(col) + row_text, edit.value, style)
             if not rendered and keep_empty:
                 rendered = f'<{p}c r="{column_letter(col)}{row_text}"/>'
@@ -472,7 +490,7 @@ def _edit_row(
             continue
         like = by_col.get(edit.style_like) if edit.style_like is not None else None
         style = _style(chunk, like) if like is not None else None
-        style = _number_style(edit, style, chunk, by_col, styler)
+        style = _number_style(edit, style, styler, style_at)
         at = body_start if not cells else cells[0][1]
         for cell in cells:
             if cell[0] >= col:
@@ -516,7 +534,7 @@ def _new_row(
 ) -> bytes:
     cells = "".join(
         _render(patterns.prefix_text, f"{column_letter(e.col)}{row_number}", e.value,
-                _number_style(e, None, b"", {}, styler))
+                _number_style(e, None, styler, lambda _col: None))
         for e in sorted(edits.values(), key=lambda e: e.col)
     ).encode()  # fmt: skip
     if not cells:
