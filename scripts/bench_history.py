@@ -60,7 +60,7 @@ def main() -> None:
     print(f"{args.weeks} syncs x {args.milestones} milestones = {rows:,} rows: "
           f"{size / 1e6:.1f} MB ({size / rows:.0f} bytes a row)")  # fmt: skip
     print(
-        f"a sync's history (read the last snapshot, record one): "
+        f"a sync's history (read the baselines, record a snapshot): "
         f"{sum(took) / len(took) * 1000:.0f} ms on average; "
         f"read the whole history: {read:.2f} s ({len(whole.snapshots)} snapshots)"
     )
