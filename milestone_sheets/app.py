@@ -3,7 +3,7 @@
 The command line is a thin layer over these functions; scripts and notebooks call them
 directly::
 
-    from datetime import date, timedelta
+    from datetime import date
     import milestone_sheets as ms
 
     source = ms.open_source("plan.xlsx")
@@ -238,8 +238,7 @@ def baselines(
             chosen = list({by_name[folded(key)].key: by_name[folded(key)] for key in keys}.values())
         with closing(History(config.review.state)) as history:
             count = history.reset_baselines(identity(source.location), as_of, chosen)
-        source, outcome = read_plan(config, location, settings, as_of)
-    past = outcome.evaluation.past or Past()
+    past = past_of(source, config) if reset else outcome.evaluation.past or Past()
     return Baselines(
         outcome, [(seen, past.baselines.get(seen.key)) for seen in now.values()], count
     )

@@ -152,13 +152,15 @@ WHOLE_DAYS = "0"
 def number_formats(table: TableResult) -> dict[str, str | int]:
     """The number format of each numeric computed column: whole days, percentage points,
     and for the variance the Budget cell's own format (its column)."""
+    if table.spec.name != "Milestones":
+        return {}
     formats: dict[str, str | int] = {"Days late": WHOLE_DAYS, SLIP: WHOLE_DAYS,
                                      "Budget variance %": PERCENT_POINTS,
                                      "Expected progress %": PERCENT_POINTS}  # fmt: skip
     budget = table.header.fields.get("budget")
-    if budget is not None and table.spec.name == "Milestones":
+    if budget is not None:
         formats["Budget variance"] = budget
-    return formats if table.spec.name == "Milestones" else {}
+    return formats
 
 
 def plan_writes(

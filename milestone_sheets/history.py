@@ -176,8 +176,7 @@ class History:
         """Make these milestones' current due date and budget their baseline (the plan
         was approved again); how many were set."""
         rows = [
-            (source, seen.key, seen.due.isoformat() if seen.due else None, seen.budget,
-             as_of.isoformat())
+            (source, seen.key, _iso(seen.due), seen.budget, as_of.isoformat())
             for seen in milestones
         ]  # fmt: skip
         try:

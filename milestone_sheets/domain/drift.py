@@ -24,7 +24,6 @@ from milestone_sheets.domain.status import (
 )
 
 REMOVED = "Removed"  # the status a change gives a milestone no longer in the sheet
-TRACKED = ("due", "budget", "status")  # the fields whose changes history lists
 
 
 class Seen(NamedTuple):
@@ -122,19 +121,12 @@ def seen_of(record: Record, computed: Computed) -> Seen | None:
 def slip_days(seen: Seen, baselines: Mapping[str, Baseline]) -> int | None:
     """How many days Due moved from the baseline (later is positive); a milestone with
     no baseline yet has its current due date as baseline, so 0."""
-    return slip_of(seen.key, seen.due, seen.status, baselines)
-
-
-def slip_of(
-    key: str, due: date | None, status: str | None, baselines: Mapping[str, Baseline]
-) -> int | None:
-    """Slip (days) of the milestone with this key, due date and status."""
-    if status in (None, INVALID) or due is None:
+    if seen.status == INVALID or seen.due is None:
         return None
-    baseline = baselines.get(key)
+    baseline = baselines.get(seen.key)
     if baseline is None or baseline.due is None:
         return 0
-    return (due - baseline.due).days
+    return (seen.due - baseline.due).days
 
 
 @dataclass(frozen=True)
@@ -302,8 +294,7 @@ def trend(past: Past, as_of: date, now: Mapping[str, Seen], limit: int = 12) -> 
         dues = [state[key].due if key in state else None for state in states]
         latest = next(state[key] for state in reversed(states) if key in state)
         lines.append((latest, dues))
-    moved = {id(line): len({d for d in line[1] if d is not None}) for line in lines}
-    lines.sort(key=lambda line: -moved[id(line)])
+    lines.sort(key=lambda line: -len({due for due in line[1] if due is not None}))
     return Trend(reviews, lines[:limit])
 
 

@@ -155,11 +155,13 @@ def _compute(
         days_late = (completed - due).days
         progress = 1.0
         if status == DONE_LATE:
-            reasons.append(f"done {completed.isoformat()}, {_days(days_late)} after the due date")
+            reasons.append(
+                f"done {completed.isoformat()}, {days_text(days_late)} after the due date"
+            )
     elif as_of > due:
         status = OVERDUE
         days_late = (as_of - due).days
-        reasons.append(f"due {due.isoformat()}, {_days(days_late)} late")
+        reasons.append(f"due {due.isoformat()}, {days_text(days_late)} late")
     elif start is not None and as_of < start:
         status = NOT_STARTED
     else:
@@ -201,8 +203,9 @@ def extra_reasons(computed: Computed) -> str:
     return "; ".join(part for part in parts if part)
 
 
-def _days(count: int) -> str:
-    return "1 day" if count == 1 else f"{count} days"
+def days_text(count: int) -> str:
+    """1 day, 5 days (a count of days as a sentence has it)."""
+    return "1 day" if abs(count) == 1 else f"{abs(count)} days"
 
 
 def _percent(tenths: int) -> str:

@@ -214,8 +214,8 @@ def plan_reviews(
     sheet, header = evaluation.milestones.sheet, evaluation.milestones.header
     people, unreachable = group_people(evaluation.milestones.rows())
     goals = goal_items(evaluation)
-    since = since_items(evaluation, month)
     money = money_of(evaluation)
+    since = since_items(evaluation, month, money)
     wanted = folded(owner) if owner else None
     reviews = []
     for person in people:
@@ -266,9 +266,7 @@ def plan_reviews(
 
 def digest_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
     """The manager's digest: the whole plan (the report's figures, without its charts)."""
-    context = report_context(evaluation, month, title)
-    for chart in ("timeline", "trend", "ev_chart"):
-        context.pop(chart)
+    context = report_context(evaluation, month, title, charts=False)
     return {**context, "period": month.key}
 
 
@@ -306,15 +304,14 @@ def plan_alerts(
     status_col = table.header.computed.get("Status")
     rows = [(r, c) for r, c in table.rows() if c.status in ALERT_STATUSES]
     people, unreachable = group_people(rows)
+    money = money_of(evaluation)
     alerts = []
     for person in people:
         for record, computed in person.rows:
             key = record.values.get("id") or record.values["name"]
             if person.email and told(person.email, f"{key}:{computed.status}"):
                 continue
-            line = milestone_line(
-                record, computed, table.sheet, link_of, money=money_of(evaluation)
-            )
+            line = milestone_line(record, computed, table.sheet, link_of, money=money)
             # What the sheet showed before this run (a sync may just have written the new one).
             previous = None if status_col is None else table.grid.cell(record.row - 1, status_col)
             if previous == computed.status:  # told late: the sheet already shows it

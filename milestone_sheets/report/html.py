@@ -33,6 +33,7 @@ from milestone_sheets.domain.status import (
     ON_TRACK,
     OVERDUE,
     STATUSES,
+    days_text,
     earned_value,
     extra_reasons,
 )
@@ -218,10 +219,6 @@ def goal_items(evaluation: Evaluation) -> list[dict[str, Any]]:
     return goals
 
 
-def _days_word(days: int) -> str:
-    return "1 day" if abs(days) == 1 else f"{abs(days)} days"
-
-
 def change_lines(item: SinceReview, money: Money = amount) -> list[str]:
     """What changed for one milestone since the previous review, in words."""
     lines = []
@@ -237,7 +234,7 @@ def change_lines(item: SinceReview, money: Money = amount) -> list[str]:
         old, new, days = item.due
         later = "later" if days > 0 else "earlier"
         lines.append(f"due moved from {old.isoformat()} to {new.isoformat()} "
-                     f"({_days_word(days)} {later})")  # fmt: skip
+                     f"({days_text(days)} {later})")  # fmt: skip
     if item.budget:
         old_budget, new_budget = item.budget
         if old_budget is None:
@@ -250,7 +247,9 @@ def change_lines(item: SinceReview, money: Money = amount) -> list[str]:
     return lines
 
 
-def since_items(evaluation: Evaluation, month: Month) -> list[dict[str, Any]] | None:
+def since_items(
+    evaluation: Evaluation, month: Month, money: Money = amount
+) -> list[dict[str, Any]] | None:
     """Each milestone that changed since the previous month's review, as templates show
     it; None when the history does not reach back that far."""
     if evaluation.past is None:
@@ -260,7 +259,7 @@ def since_items(evaluation: Evaluation, month: Month) -> list[dict[str, Any]] | 
         return None
     return [
         {"id": item.milestone.id, "name": item.milestone.name, "owner": item.milestone.owner,
-         "email": item.milestone.email, "changes": change_lines(item, money_of(evaluation))}
+         "email": item.milestone.email, "changes": change_lines(item, money)}
         for item in since
     ]  # fmt: skip
 
@@ -350,13 +349,12 @@ def _trend_chart(evaluation: Evaluation) -> dict[str, Any] | None:
 EV_HEIGHT = 200
 
 
-def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
+def _ev_chart(evaluation: Evaluation, money: Money) -> dict[str, Any] | None:
     """PV, EV and AC at each month end the history covers, and now."""
     past = evaluation.past
     if past is None or not past.snapshots:
         return None
     curve = earned_value_curve(past, evaluation.as_of, evaluation.observed)
-    money = money_of(evaluation)
     if len(curve) < 2:
         return None
     top = max(max(f.pv, f.ev, f.ac) for _, f in curve) or 1
@@ -382,8 +380,11 @@ def _ev_chart(evaluation: Evaluation) -> dict[str, Any] | None:
     }  # fmt: skip
 
 
-def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str, Any]:
-    """Everything the report template shows, as plain data."""
+def report_context(
+    evaluation: Evaluation, month: Month, title: str, *, charts: bool = True
+) -> dict[str, Any]:
+    """Everything the report template shows, as plain data; without `charts` (for the
+    digest), no timeline, trend or earned value chart."""
     as_of = evaluation.as_of
     money = money_of(evaluation)
     table = evaluation.milestones
@@ -450,13 +451,12 @@ def report_context(evaluation: Evaluation, month: Month, title: str) -> dict[str
         "over_budget": [item(r, c) for r, c in over_budget],
         "due_this_month": due_this_month,
         "invalid": [item(r, c) for r, c in rows if c.status == INVALID],
-        "timeline": _timeline(rows, as_of),
         "goals": goals,
         "goal_statuses": GOAL_STATUSES,
         "drift": drift_context(evaluation, month),
-        "trend": _trend_chart(evaluation),
-        "ev_chart": _ev_chart(evaluation),
-    }
+        **({"timeline": _timeline(rows, as_of), "trend": _trend_chart(evaluation),
+            "ev_chart": _ev_chart(evaluation, money)} if charts else {}),
+    }  # fmt: skip
 
 
 def render_report(evaluation: Evaluation, month: Month, title: str, templates: Any = None) -> str:

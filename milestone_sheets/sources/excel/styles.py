@@ -68,8 +68,10 @@ class Styler:
         self._restyled: dict[tuple[bytes | None, int], bytes | None] = {}  # a sheet's many cells
 
     def _xf(self, index: int) -> bytes | None:
-        every = self.xfs + self.added_xfs
-        return every[index] if 0 <= index < len(every) else None
+        if 0 <= index < len(self.xfs):
+            return self.xfs[index]
+        added = index - len(self.xfs)
+        return self.added_xfs[added] if 0 <= added < len(self.added_xfs) else None
 
     def format_of(self, style: bytes | None) -> int | None:
         """The number format id of a cell's style (None: the style is unknown)."""
