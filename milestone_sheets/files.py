@@ -107,16 +107,19 @@ def write_atomically(path: Path, data: bytes, mode: int = PRIVATE_FILE) -> None:
         replace(temp, path, stream)
 
 
-def open_database(path: Path, schema: str) -> sqlite3.Connection:
+def open_database(path: Path, schema: str, version: int = 1) -> sqlite3.Connection:
     """A SQLite database in a private folder, created private (0600, never through a
     link) before SQLite opens it, so that its journal files take that mode; WAL, each
-    commit durable. Raises sqlite3.Error or OSError for the caller to name."""
+    commit durable. The `schema` (CREATE ... IF NOT EXISTS) runs only while the store's
+    user_version is not `version`, then sets it: opening a store writes nothing.
+    Raises sqlite3.Error or OSError for the caller to name."""
     private_folder(path.parent)
     os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, PRIVATE_FILE))
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=FULL")
-    db.executescript(schema)
+    if db.execute("PRAGMA user_version").fetchone()[0] != version:
+        db.executescript(f"BEGIN IMMEDIATE; {schema}; PRAGMA user_version = {version}; COMMIT;")
     return db
 
 

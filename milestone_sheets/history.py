@@ -20,9 +20,10 @@ from milestone_sheets.files import open_database, timestamp
 
 HISTORY_NAME = "history.sqlite3"
 
-# user_version numbers the schema, so that a later release can migrate an older store.
+# The store's user_version numbers the schema (open_database sets it), so that a later
+# release can migrate an older store.
+SCHEMA_VERSION = 1
 SCHEMA = """
-PRAGMA user_version = 1;
 CREATE TABLE IF NOT EXISTS syncs (
     id INTEGER PRIMARY KEY,
     source TEXT NOT NULL,
@@ -90,7 +91,7 @@ class History:
     def __init__(self, state_dir: Path):
         self.path = state_dir / HISTORY_NAME
         try:
-            self.db = open_database(self.path, SCHEMA)
+            self.db = open_database(self.path, SCHEMA, SCHEMA_VERSION)
         except (sqlite3.Error, OSError) as err:
             raise HistoryError(f"{self.path}: cannot open the history store: {err}") from None
 
@@ -133,9 +134,8 @@ class History:
     def record(self, source: str, as_of: date, milestones: Mapping[str, Seen]) -> bool:
         """Add a snapshot unless it holds what the source's last one does; set the
         baselines of milestones that have none. In one transaction. Whether it added one."""
-        digest = hashlib.sha256()
-        for seen in milestones.values():
-            digest.update(repr(_row(seen)).encode())
+        rows = [_row(seen) for seen in milestones.values()]
+        digest = hashlib.sha256("".join(map(repr, rows)).encode())
         try:
             last = self.db.execute(
                 "SELECT digest FROM syncs WHERE source=? ORDER BY as_of DESC, id DESC LIMIT 1",
@@ -155,7 +155,7 @@ class History:
                 self.db.executemany(
                     f"INSERT INTO seen (sync, {', '.join(_COLUMNS)}) "
                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
-                    ((sync_id, *_row(seen)) for seen in milestones.values()),
+                    ((sync_id, *row) for row in rows),
                 )
                 self._first_baselines(source, as_of, milestones.values())
         except sqlite3.Error as err:

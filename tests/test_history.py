@@ -274,6 +274,15 @@ def test_the_store_is_private_and_small(runner, plan):
     assert store.parent.stat().st_mode & 0o777 == 0o700
 
 
+def test_a_sync_that_repeats_the_last_one_writes_nothing_to_the_store(runner, plan):
+    run(runner, "sync", "--as-of", "2026-05-04")
+    store = plan.folder / ".milestone-sheets" / "history.sqlite3"
+    before = (store.read_bytes(), store.stat().st_mtime_ns)
+    run(runner, "sync", "--as-of", "2026-05-04")  # the same plan, the same day
+    assert (store.read_bytes(), store.stat().st_mtime_ns) == before
+    assert snapshots(plan.folder) == 1
+
+
 def seen(key: str, due: date, status: str = "On track") -> Seen:
     return Seen(key.lower(), 2, key, key, "Ana", "ana@example.com", status, due=due)
 

@@ -24,14 +24,21 @@ class SheetGrid:
     `uncached_cells` those of them saved without a computed value. `merged` are the merged
     ranges and `tables` the ranges of the sheet's own tables (an Excel table), each as
     0-based inclusive (first row, first column, last row, last column).
+
+    The rows are kept as tuples, whatever the source gave: a grid is never changed, and
+    the garbage collector stops scanning a tuple of plain values after its first pass,
+    while it scans every list on every full pass (a quarter of a large sync's time).
     """
 
     title: str
-    rows: list[list[Any]]
+    rows: Sequence[Sequence[Any]]
     formula_cells: frozenset[tuple[int, int]] = frozenset()
     uncached_cells: frozenset[tuple[int, int]] = frozenset()
     merged: tuple[Area, ...] = ()
     tables: tuple[Area, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rows", tuple(map(tuple, self.rows)))
 
     def merge_at(self, row: int, col: int) -> Area | None:
         """The merged range the cell lies in, if any."""

@@ -243,7 +243,7 @@ def _is_summary_row(values: Mapping[str, Any], due_cell: Any) -> bool:
     return values.get("owner") is None and (due_cell is None or str(due_cell).strip() == "")
 
 
-def _columns(rows: list[list[Any]], first: int, cols: list[int]) -> list[list[Any]]:
+def _columns(rows: Sequence[Sequence[Any]], first: int, cols: list[int]) -> list[list[Any]]:
     """Each of `cols` as the list of its cells in rows[first:]; ragged rows (as the Sheets
     API sends them) read as blank (None) past their end."""
     data = rows[first:]

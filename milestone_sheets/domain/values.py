@@ -345,9 +345,14 @@ def parse_column(
     # is parsed once. The key holds the type, since equal values of different types read
     # differently (True == 1 == 1.0); a float zero is parsed each time, as -0.0 == 0.0.
     seen: dict[tuple[type, Any], tuple[Any, str | None]] = {}
+    text = kind == "text"
     for index, cell in enumerate(cells):
         if cell is None:
             values.append(None)
+            continue
+        if text and type(cell) is str:  # parse_text, inline: IDs and names rarely repeat
+            trimmed = cell.strip()
+            values.append(None if trimmed.lower() in NOT_GIVEN_TOKENS else trimmed)
             continue
         key = (type(cell), cell)
         known = seen.get(key) if cell != 0.0 or type(cell) is not float else None
