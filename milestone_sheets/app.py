@@ -176,7 +176,8 @@ def sync(
                 continue
             outcome.written = True
         if history is not None:
-            outcome.recorded = history.record(known_as, as_of, evaluation.observed)
+            assert past is not None
+            outcome.recorded = history.record(known_as, as_of, evaluation.observed, past.baselines)
         return outcome
     raise AssertionError("unreachable")
 

@@ -131,9 +131,17 @@ class History:
         ]
         return Past(found, baselines)
 
-    def record(self, source: str, as_of: date, milestones: Mapping[str, Seen]) -> bool:
+    def record(
+        self,
+        source: str,
+        as_of: date,
+        milestones: Mapping[str, Seen],
+        baselines: Mapping[str, Baseline] | None = None,
+    ) -> bool:
         """Add a snapshot unless it holds what the source's last one does; set the
-        baselines of milestones that have none. In one transaction. Whether it added one."""
+        baselines of milestones that have none (`baselines`: those the source is known to
+        have, as `past` read them, which need no look). In one transaction. Whether it
+        added one."""
         rows = [_row(seen) for seen in milestones.values()]
         digest = hashlib.sha256("".join(map(repr, rows)).encode())
         try:
@@ -157,7 +165,11 @@ class History:
                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
                     ((sync_id, *row) for row in rows),
                 )
-                self._first_baselines(source, as_of, milestones.values())
+                known = baselines or {}
+                self._first_baselines(source, as_of, (
+                    seen for seen in milestones.values()
+                    if (base := known.get(seen.key)) is None or base.due is None or base.budget is None
+                ))  # fmt: skip
         except sqlite3.Error as err:
             raise self._error(err) from None
         return True

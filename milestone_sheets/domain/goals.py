@@ -87,12 +87,12 @@ def check_goal_rows(records: Sequence[Record]) -> None:
             continue
         pacing = pacing_of(record.values)
         if pacing not in PACINGS:
-            record.problems.append(
+            record.add(
                 Problem(f"Pacing '{record.values.get('pacing')}' is not paced or gate", "pacing")
             )
         elif pacing == "paced" and record.values.get("target") is not None:
             if record.values.get("start") is None and record.values.get("due") is not None:
-                record.problems.append(Problem("Start is missing (a paced goal needs it)", "start"))
+                record.add(Problem("Start is missing (a paced goal needs it)", "start"))
 
 
 def compute_goal(

@@ -38,7 +38,13 @@ class SheetGrid:
     tables: tuple[Area, ...] = ()
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "rows", tuple(map(tuple, self.rows)))
+        # In place, in the list the source made (the grid owns it), so that the lists
+        # are freed one by one and the rows are never held twice.
+        rows = self.rows if isinstance(self.rows, list) else list(self.rows)
+        for index, cells in enumerate(rows):
+            if type(cells) is not tuple:
+                rows[index] = tuple(cells)
+        object.__setattr__(self, "rows", rows)
 
     def merge_at(self, row: int, col: int) -> Area | None:
         """The merged range the cell lies in, if any."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -210,12 +210,18 @@ class RowValues(Mapping[str, Any]):
 
 @dataclass(slots=True)
 class Record:
-    """One data row: its sheet row (1-based), parsed values and problems."""
+    """One data row: its sheet row (1-based), parsed values and problems.
+
+    The problems are a tuple, most often the shared empty one: a list per row would be
+    one more object for the garbage collector to scan on every pass."""
 
     row: int
     values: Mapping[str, Any]
-    problems: list[Problem] = field(default_factory=list)
+    problems: tuple[Problem, ...] = ()
     skipped: bool = False
+
+    def add(self, problem: Problem) -> None:
+        self.problems += (problem,)
 
     def cell_of(self, header: Header, problem: Problem, sheet: str) -> str:
         """Where a problem shows: `Milestones!G7`."""
@@ -264,7 +270,7 @@ def parse_rows(
     end = header.end or len(grid.rows)
     count = max(end - first, 0)
     columns: dict[str, list[Any]] = {}
-    problems: dict[int, list[Problem]] = {}
+    problems: dict[int, tuple[Problem, ...]] = {}
     due_cells: Sequence[Any] = [None] * count
     field_cols = sorted(set(header.fields.values()))
     cells_of = dict(zip(field_cols, _columns(grid.rows[:end], first, field_cols), strict=True))
@@ -285,11 +291,11 @@ def parse_rows(
     for fld, _col, parsed, column_problems in parsed_columns:
         columns[fld.key] = parsed
         for index, message in column_problems.items():
-            problems.setdefault(index, []).append(Problem(message, fld.key))
+            problems[index] = (*problems.get(index, ()), Problem(message, fld.key))
     positions = {key: position for position, key in enumerate(columns)}
     rows: list[tuple[Any, ...]] = list(zip(*columns.values(), strict=True)) if columns else []
     records = [
-        Record(first + index + 1, RowValues(row_values, positions), problems.get(index, []))
+        Record(first + index + 1, RowValues(row_values, positions), problems.get(index, ()))
         for index, row_values in enumerate(rows)
     ]
     # Blank and totals rows have no owner: only those rows need a closer look.
@@ -302,7 +308,7 @@ def parse_rows(
         if index not in problems and row_values.count(None) == len(row_values):
             record.skipped = True
         elif _is_summary_row(record.values, due_cells[index]):
-            record.skipped, record.problems = True, []
+            record.skipped, record.problems = True, ()
     for fld in spec.fields:
         if not fld.required:
             continue
@@ -313,7 +319,7 @@ def parse_rows(
         for index in blanks:
             record = records[index]
             if not record.skipped and not any(p.field == fld.key for p in record.problems):
-                record.problems.append(Problem(f"{fld.label} is missing", fld.key))
+                record.add(Problem(f"{fld.label} is missing", fld.key))
     return records
 
 
@@ -339,7 +345,7 @@ def check_duplicates(records: Iterable[Record], spec: TableSpec, header: Header)
         text = group[0].values[key_field]
         rows = ", ".join(str(r.row) for r in group)
         for record in group:
-            record.problems.append(Problem(f"Duplicate {label} {text} (rows {rows})", key_field))
+            record.add(Problem(f"Duplicate {label} {text} (rows {rows})", key_field))
 
 
 def check_dates(records: Iterable[Record], as_of: date) -> None:
@@ -350,13 +356,11 @@ def check_dates(records: Iterable[Record], as_of: date) -> None:
         start, due = record.values.get("start"), record.values.get("due")
         completed = record.values.get("completed")
         if start and due and start > due:
-            record.problems.append(
+            record.add(
                 Problem(f"Start {start.isoformat()} is after Due {due.isoformat()}", "start")
             )
         if completed and completed > as_of:
-            record.problems.append(
-                Problem(f"Completed {completed.isoformat()} is in the future", "completed")
-            )
+            record.add(Problem(f"Completed {completed.isoformat()} is in the future", "completed"))
 
 
 def check_references(
@@ -371,7 +375,7 @@ def check_references(
         if record.skipped or target is None:
             continue
         if target.strip().lower() not in folded:
-            record.problems.append(Problem(f"{label} '{target}' not found", key))
+            record.add(Problem(f"{label} '{target}' not found", key))
 
 
 def order_problems(records: Iterable[Record], spec: TableSpec) -> None:
@@ -379,4 +383,6 @@ def order_problems(records: Iterable[Record], spec: TableSpec) -> None:
     rank = {fld.key: index for index, fld in enumerate(spec.fields)}
     for record in records:
         if len(record.problems) > 1:
-            record.problems.sort(key=lambda p: rank.get(p.field or "", len(rank)))
+            record.problems = tuple(
+                sorted(record.problems, key=lambda p: rank.get(p.field or "", len(rank)))
+            )
