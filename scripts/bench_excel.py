@@ -5,6 +5,10 @@ Run by hand (it takes a few minutes), from a checkout with the test extras insta
 
     python scripts/bench_excel.py [--rows 1000,10000,100000] [--dir bench-data] [--repeat 5]
 
+The sync measured is the product as it ships: a wheel built from the checkout and
+installed into a new virtual environment in --dir (its modules compiled by pip, as a
+user's are), unless --cli names a milestone-sheets command to time instead.
+
 For each size it generates a milestone workbook once (xlsxwriter) and syncs a copy of it
 once, which gives the two files a sync meets:
   - the new plan, whose first sync writes every computed cell;
@@ -28,9 +32,14 @@ import shutil
 import subprocess
 import sys
 import time
+import venv
 import zipfile
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parents[1]
+# A user's environment: pip compiles the installed modules once, and Python reads them
+# compiled (a shell that sets PYTHONDONTWRITEBYTECODE would have every run compile them).
+USER_ENV = {name: value for name, value in os.environ.items() if name != "PYTHONDONTWRITEBYTECODE"}
 AS_OF = "2026-06-15"
 WEEK_LATER = "2026-06-22"
 
@@ -49,7 +58,9 @@ print(len(rows))
 def measure(args: list[str]) -> tuple[float, float, int]:
     """(wall seconds, peak RSS in MB, exit code) of one child process."""
     start = time.perf_counter()
-    child = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    child = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=USER_ENV
+    )
     _, status, usage = os.wait4(child.pid, 0)
     wall = time.perf_counter() - start
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -71,13 +82,14 @@ def main() -> None:
     parser.add_argument("--rows", default="1000,10000,100000")
     parser.add_argument("--dir", default="bench-data", type=Path)
     parser.add_argument("--repeat", default=5, type=int)
+    parser.add_argument("--cli", help="a milestone-sheets command (default: a new wheel's)")
     options = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    sys.path.insert(0, str(ROOT))
     from milestone_sheets.testing.generate import generate_plan
 
     folder: Path = options.dir
     folder.mkdir(exist_ok=True)
-    cli = shutil.which("milestone-sheets") or "milestone-sheets"
+    cli = options.cli or installed_wheel(folder)
     print(f"Machine: {os.cpu_count()} cores, {cpu_name()}, Python {platform.python_version()}")
     print()
     print(
@@ -122,6 +134,21 @@ def main() -> None:
             )
         for path in (saved, work, synced):
             path.unlink(missing_ok=True)
+
+
+def installed_wheel(folder: Path) -> str:
+    """The milestone-sheets command of a wheel built from this checkout, installed into a
+    new virtual environment in `folder`."""
+    dist, env = folder / "dist", folder / "venv"
+    shutil.rmtree(dist, ignore_errors=True)
+    shutil.rmtree(env, ignore_errors=True)
+    build = [sys.executable, "-m", "build", "--wheel", "--outdir", str(dist), str(ROOT)]
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL)
+    venv.create(env, with_pip=True)
+    wheel = str(next(dist.glob("*.whl")))
+    pip = [str(env / "bin" / "python"), "-m", "pip", "install", "-q", wheel]
+    subprocess.run(pip, check=True, env=USER_ENV)
+    return str(env / "bin" / "milestone-sheets")
 
 
 def sheet_xml_mb(path: Path) -> float:
