@@ -88,6 +88,9 @@ def as_sheet_text(value: Any) -> str:
 
 def parse_text(value: Any) -> str | None:
     """Text fields: trimmed text; numbers as written (7, not 7.0)."""
+    if type(value) is str:  # the usual cell, trimmed once
+        trimmed = value.strip()
+        return None if trimmed.lower() in NOT_GIVEN_TOKENS else trimmed
     if is_not_given(value):
         return None
     return as_sheet_text(value)
@@ -350,9 +353,8 @@ def parse_column(
         if cell is None:
             values.append(None)
             continue
-        if text and type(cell) is str:  # parse_text, inline: IDs and names rarely repeat
-            trimmed = cell.strip()
-            values.append(None if trimmed.lower() in NOT_GIVEN_TOKENS else trimmed)
+        if text and type(cell) is str:  # not cached: IDs and names rarely repeat
+            values.append(parse_text(cell))
             continue
         key = (type(cell), cell)
         known = seen.get(key) if cell != 0.0 or type(cell) is not float else None
