@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import signal
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -56,14 +57,34 @@ def private_folder(path: Path) -> Path:
 def temporary_beside(path: Path, mode: int = PRIVATE_FILE) -> Iterator[tuple[Path, BinaryIO]]:
     """A new, uniquely named file in `path`'s folder with `mode` from its first byte;
     removed unless `replace` moved it into place."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(name)
+    temp: Path | None = None
     try:
+        with _termination_deferred():  # SIGTERM comes once the file has a name to remove
+            descriptor, name = tempfile.mkstemp(
+                prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+            )
+            temp = Path(name)
         os.fchmod(descriptor, mode)
         with os.fdopen(descriptor, "wb") as stream:
             yield temp, stream
     finally:
-        temp.unlink(missing_ok=True)
+        if temp is not None:
+            temp.unlink(missing_ok=True)
+
+
+@contextmanager
+def _termination_deferred() -> Iterator[None]:
+    """SIGTERM held back until the block ends (where the system can hold signals), so
+    that the error it raises (see `cli`) cannot fall between a file's creation and the
+    code that removes it."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def keep_owner(stream: BinaryIO, original: os.stat_result, source: Path) -> None:
