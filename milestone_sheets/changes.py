@@ -128,6 +128,9 @@ def _foreign_columns(table: TableResult) -> dict[str, str]:
     data = [record.row - 1 for record in table.records if record.row - 1 < len(rows)]
     found = {}
     for name, col in header.computed.items():
+        values = [rows[row][col] for row in data if col < len(rows[row])]
+        if _all_ours(name, values):
+            continue
         column = [(row, rows[row][col]) for row in data if col < len(rows[row])]
         foreign = [(row, value) for row, value in column  # a formula is reported on its own
                    if value not in _BLANK and not could_have_written(name, value)
@@ -143,6 +146,15 @@ def _foreign_columns(table: TableResult) -> dict[str, str]:
             f"its own {name} column, or clear it to let milestone-sheets fill it."
         )
     return found
+
+
+def _all_ours(name: str, values: list[Any]) -> bool:
+    """Could a sync have written every one of these values? Each distinct value is looked
+    at once (a column of 100,000 cells holds a few hundred); True and 1 are one value to
+    a set, so a column holding a boolean is left to the cell-by-cell look."""
+    if bool in set(map(type, values)):
+        return False
+    return all(could_have_written(name, value) for value in set(values))
 
 
 PERCENT_POINTS = '0.0"%"'  # the % columns hold percentage points: 46.7 reads 46.7%
@@ -189,15 +201,22 @@ def plan_writes(
                if name in columns and name not in without]  # fmt: skip
     formats = number_formats(table)
     formula_cells, rows = grid.formula_cells, grid.rows
+    formula_rows: dict[int, set[int]] = {col: set() for _, col in targets}
+    for r, c in formula_cells:
+        if c in formula_rows:
+            formula_rows[c].add(r)
+    # Each target with its number format and the rows where it holds a formula.
+    plan = [(name, col, formats.get(name), formula_rows[col]) for name, col in targets]
     merges_told: set[tuple[int, int, int, int]] = set()
     for record, computed in zip(table.records, table.computed, strict=True):
         row = record.row - 1
         if row > MAX_ROW:
             break
-        cells = rows[row] if row < len(rows) else []
+        cells = rows[row] if row < len(rows) else ()
+        width = len(cells)
         values = computed.column_values()
-        for name, col in targets:
-            if formula_cells and (row, col) in formula_cells:
+        for name, col, number_format, in_formula in plan:
+            if in_formula and row in in_formula:
                 if not record.skipped:
                     blocked.append(
                         f"{grid.title}!{cell_ref(row, col)}: the {name} cell holds a formula; "
@@ -205,9 +224,11 @@ def plan_writes(
                     )
                 continue
             value = values[name]
+            old = cells[col] if col < width else None
+            if old is value or (type(old) is type(value) and old == value):
+                continue  # most cells of a weekly sync: as the last sync wrote them
             if type(value) is str and len(value) > MAX_TEXT:
                 value = value[: MAX_TEXT - 1] + "…"
-            old = cells[col] if col < len(cells) else None
             if old == "":
                 old = None
             if old is value or _same(old, value):
@@ -222,5 +243,5 @@ def plan_writes(
                 continue
             if isinstance(value, date):
                 value = value.isoformat()
-            writes.append(CellWrite(grid.title, row, col, value, old, None, formats.get(name)))
+            writes.append(CellWrite(grid.title, row, col, value, old, None, number_format))
     return writes, blocked
