@@ -128,11 +128,12 @@ def _foreign_columns(table: TableResult) -> dict[str, str]:
     data = [record.row - 1 for record in table.records if record.row - 1 < len(rows)]
     found = {}
     for name, col in header.computed.items():
-        values = [rows[row][col] for row in data if col < len(rows[row])]
+        present = [row for row in data if col < len(rows[row])]
+        values = [rows[row][col] for row in present]
         if _all_ours(name, values):
             continue
-        column = [(row, rows[row][col]) for row in data if col < len(rows[row])]
-        foreign = [(row, value) for row, value in column  # a formula is reported on its own
+        # A formula is reported on its own.
+        foreign = [(row, value) for row, value in zip(present, values, strict=True)
                    if value not in _BLANK and not could_have_written(name, value)
                    and (row, col) not in grid.formula_cells]  # fmt: skip
         if not foreign:
@@ -224,11 +225,9 @@ def plan_writes(
                     )
                 continue
             value = values[name]
-            old = cells[col] if col < width else None
-            if old is value or (type(old) is type(value) and old == value):
-                continue  # most cells of a weekly sync: as the last sync wrote them
             if type(value) is str and len(value) > MAX_TEXT:
                 value = value[: MAX_TEXT - 1] + "…"
+            old = cells[col] if col < width else None
             if old == "":
                 old = None
             if old is value or _same(old, value):
