@@ -73,7 +73,9 @@ def _iso(day: date | None) -> str | None:
 
 def _row(seen: Seen) -> tuple[object, ...]:
     """A Seen as the store's row, in _COLUMNS order (the tuple's own, dates as text)."""
-    return (*seen[:7], _iso(seen.due), _iso(seen.start), _iso(seen.completed), *seen[10:])
+    key, row, id_, name, owner, email, status, due, start, completed, *rest = seen
+    return (key, row, id_, name, owner, email, status, due and due.isoformat(),
+            start and start.isoformat(), completed and completed.isoformat(), *rest)  # fmt: skip
 
 
 def _seen(row: Sequence[object]) -> Seen:
@@ -142,11 +144,8 @@ class History:
         baselines of milestones that have none (`baselines`: those the source is known to
         have, as `past` read them, which need no look). In one transaction. Whether it
         added one."""
-        # Each row is made twice (for the digest, then for the insert), never all held
-        # at once: 100,000 of them would add a tenth to a large sync's peak memory.
-        digest = hashlib.sha256()
-        for seen in milestones.values():
-            digest.update(repr(_row(seen)).encode())
+        rows = [_row(seen) for seen in milestones.values()]
+        digest = hashlib.sha256("".join(map(repr, rows)).encode())
         try:
             last = self.db.execute(
                 "SELECT digest FROM syncs WHERE source=? ORDER BY as_of DESC, id DESC LIMIT 1",
@@ -166,7 +165,7 @@ class History:
                 self.db.executemany(
                     f"INSERT INTO seen (sync, {', '.join(_COLUMNS)}) "
                     f"VALUES (?, {', '.join('?' for _ in _COLUMNS)})",
-                    ((sync_id, *_row(seen)) for seen in milestones.values()),
+                    ((sync_id, *row) for row in rows),
                 )
                 known = baselines or {}
                 self._first_baselines(source, as_of, (

@@ -200,7 +200,7 @@ def parse_money(value: Any, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not an amount")
     if isinstance(value, (int, float)):
-        number = _bounded(value, label, format_number(value))
+        number = _bounded(value, label)
         if number < 0:
             raise ValueProblem(f"{label} {format_number(value)} is negative")
         return number
@@ -213,13 +213,15 @@ def parse_money(value: Any, label: str) -> float | None:
     return _bounded(amount, label, text)
 
 
-def _bounded(value: float | int | Decimal, label: str, shown: str) -> float:
-    """The value as a float, if it is a finite number a plan can hold."""
+def _bounded(value: float | int | Decimal, label: str, shown: str | None = None) -> float:
+    """The value as a float, if it is a finite number a plan can hold (`shown`: the
+    cell's text in a message, else the number formatted)."""
+    if -MAX_NUMBER < value < MAX_NUMBER:  # NaN fails this too
+        return float(value)
+    shown = format_number(value) if shown is None else shown
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueProblem(f"{label} {shown} is not a number (an error or overflow in the cell)")
-    if not -MAX_NUMBER < value < MAX_NUMBER:
-        raise ValueProblem(f"{label} {shown} is too large (at most 15 digits)")
-    return float(value)
+    raise ValueProblem(f"{label} {shown} is too large (at most 15 digits)")
 
 
 def parse_number(value: Any, label: str) -> float | None:
@@ -229,7 +231,7 @@ def parse_number(value: Any, label: str) -> float | None:
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a number")
     if isinstance(value, (int, float)):
-        return _bounded(value, label, format_number(value))
+        return _bounded(value, label)
     text = str(value).strip()
     amount = _parse_amount_text(text)
     if amount is None:
