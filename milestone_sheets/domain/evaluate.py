@@ -205,7 +205,7 @@ def evaluate(book: Book, settings: Settings, as_of: date, past: Past | None = No
                 observed.setdefault(seen.key, seen)
                 slip = drift.slip_days(seen, past.baselines)
                 if slip is not None:
-                    computed = Computed(*computed[:_SLIP], slip, *computed[_SLIP + 1 :])
+                    computed = Computed._make((*computed[:_SLIP], slip, *computed[_SLIP + 1 :]))
             with_slip.append(computed)
         milestones.computed = with_slip
     warnings = [w for table in (milestones, goals, tasks) if table for w in table.header.warnings]
