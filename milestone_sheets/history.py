@@ -73,9 +73,7 @@ def _iso(day: date | None) -> str | None:
 
 def _row(seen: Seen) -> tuple[object, ...]:
     """A Seen as the store's row, in _COLUMNS order (the tuple's own, dates as text)."""
-    key, row, id_, name, owner, email, status, due, start, completed, *rest = seen
-    return (key, row, id_, name, owner, email, status, due and due.isoformat(),
-            start and start.isoformat(), completed and completed.isoformat(), *rest)  # fmt: skip
+    return (*seen[:7], _iso(seen.due), _iso(seen.start), _iso(seen.completed), *seen[10:])
 
 
 def _seen(row: Sequence[object]) -> Seen:

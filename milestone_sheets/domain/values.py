@@ -249,9 +249,9 @@ def parse_fraction(value: Any, label: str) -> float | None:
         return None
     if isinstance(value, bool):
         raise ValueProblem(f"{label} '{as_sheet_text(value)}' is not a percentage")
+    shown: str | None = None  # the cell's text; a number is formatted only for a message
     if isinstance(value, (int, float)):
-        shown = format_number(value)
-        number = _bounded(value, label, shown)
+        number = _bounded(value, label)
     else:
         text = str(value).strip()
         match = _PERCENT.match(text)
@@ -267,6 +267,7 @@ def parse_fraction(value: Any, label: str) -> float | None:
         return number
     if 1 < number <= 100:
         return number / 100
+    shown = format_number(value) if shown is None else shown
     raise ValueProblem(f"{label} {shown} is outside 0..100%")
 
 
