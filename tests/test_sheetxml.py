@@ -162,3 +162,17 @@ def test_formula_scan_counts_rows_without_references_across_chunks():
     for size in (7, 50, 101):
         pieces = [sheet[at : at + size] for at in range(0, len(sheet), size)]
         assert scan_formulas(pieces) == whole
+
+
+def test_a_reference_written_in_text_is_not_taken_for_the_cell():
+    # An edited cell is found by its r="..."; text that reads the same must not be edited.
+    row = (b'<row r="2"><c r="A2" t="inlineStr"><is><t> r="C2"</t></is></c>'
+           b'<c r="B2"><v>1</v></c><c r="C2" s="2"><v>2</v></c></row>')  # fmt: skip
+    out = edit(row, {2: {2: CellEdit(2, 9)}})
+    assert (b'<row r="2"><c r="A2" t="inlineStr"><is><t> r="C2"</t></is></c>'
+            b'<c r="B2"><v>1</v></c><c r="C2" s="2"><v>9</v></c></row>') in out  # fmt: skip
+    # ...nor a later cell's attribute when the edited cell is new.
+    row = b'<row r="2"><c r="A2" t="inlineStr"><is><t> r="B2"</t></is></c><c r="C2"><v>2</v></c></row>'
+    out = edit(row, {2: {1: CellEdit(1, 5)}})
+    assert (b'<row r="2"><c r="A2" t="inlineStr"><is><t> r="B2"</t></is></c><c r="B2"><v>5</v></c>'
+            b'<c r="C2"><v>2</v></c></row>') in out  # fmt: skip

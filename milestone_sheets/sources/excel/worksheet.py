@@ -360,15 +360,43 @@ def _tail_cells(
             col = _column_of(letters)
         else:
             col, referenced = col + 1, False
-        if chunk[tag_end - 2] == 47:  # "/>": an empty cell
-            cell_end = tag_end
-        else:
-            cell_end = chunk.find(closing, tag_end, end)
-            if cell_end < 0:
-                raise SheetXmlError("a cell is not closed")
-            cell_end += len(closing)
-        cells.append((col, at, cell_end, tag_end))
+        cells.append((col, at, _cell_end(chunk, tag_end, end, closing), tag_end))
     return cells, referenced
+
+
+def _cell_end(chunk: bytes, tag_end: int, end: int, closing: bytes) -> int:
+    """Where the cell whose start tag ends at `tag_end` ends."""
+    if chunk[tag_end - 2] == 47:  # "/>": an empty cell
+        return tag_end
+    cell_end = chunk.find(closing, tag_end, end)
+    if cell_end < 0:
+        raise SheetXmlError("a cell is not closed")
+    return cell_end + len(closing)
+
+
+def _cell_by_ref(
+    chunk: bytes, start: int, end: int, col: int, ref: str, patterns: _Patterns
+) -> _Cell | None:
+    """The cell of a row body whose start tag says r="{ref}", found with one search
+    instead of a walk over the cells; None when there is none, or when what the search
+    finds is not plainly a cell's start tag (text that happens to read r="..."), which
+    leaves the row to the walk."""
+    at = chunk.find(f' r="{ref}"'.encode(), start, end)
+    if at < 0:
+        return None
+    opening = patterns.cell_open
+    tag_start = chunk.rfind(b"<", start, at)
+    if (
+        tag_start < 0
+        or not chunk.startswith(opening, tag_start)
+        or chunk[tag_start + len(opening)] not in _CELL_NAME_END
+        or chunk.find(b">", tag_start, at) >= 0
+    ):
+        return None
+    tag_end = chunk.find(b">", at, end) + 1
+    if tag_end == 0:
+        raise SheetXmlError("a cell's start tag is not closed")
+    return col, tag_start, _cell_end(chunk, tag_end, end, patterns.cell_close), tag_end
 
 
 _CELL_NAME_END = frozenset(b" \t\r\n>/")
@@ -427,18 +455,17 @@ def _number_style(
 
 
 def _style_by_ref(
-    chunk: bytes, start: int, end: int, ref: str, cells: Mapping[int, _Cell], col: int
+    chunk: bytes,
+    span: tuple[int, int],
+    ref: str,
+    cells: Mapping[int, _Cell],
+    col: int,
+    patterns: _Patterns,
 ) -> bytes | None:
     """The style of the row's cell at `ref`, found by its reference (one search, not a
     walk over the cells before it); else from the cells the row was walked for."""
-    at = chunk.find(f' r="{ref}"'.encode(), start, end)
-    if at < 0:
-        cell = cells.get(col)
-        return _style(chunk, cell) if cell is not None else None
-    tag_start = chunk.rfind(b"<", start, at)
-    tag_end = chunk.find(b">", at, end)
-    found = _ATTR_S.search(chunk, tag_start, tag_end)
-    return found.group(1) if found else None
+    cell = _cell_by_ref(chunk, *span, col, ref, patterns) or cells.get(col)
+    return _style(chunk, cell) if cell is not None else None
 
 
 def _edit_row(
@@ -459,18 +486,33 @@ def _edit_row(
         body_start, body_end = tag.end(), row_end - len(patterns.row_end)
     columns = sorted(edits)
     row_text = str(row_number)
-    looks = [edit.style_like for edit in edits.values() if edit.style_like is not None]
-    first_col = min(columns[0], *looks) if looks else columns[0]
-    cells, all_referenced = _tail_cells(chunk, body_start, body_end, first_col, patterns)
-    # Where cells go without a reference, each is placed by the one before it: a cleared
-    # cell then stays as an empty one, so that those after it keep their columns.
-    keep_empty = not all_referenced
-    by_col = {cell[0]: cell for cell in cells}
+    # The usual edit gives cells the row has a new value: each is found by its reference.
+    # A row where one is missing (a new cell, cells without references) or cleared is
+    # walked instead, from its end back to the first cell the edits need.
+    cells: list[_Cell] = []
+    by_col: dict[int, _Cell] = {}
+    for col in columns:
+        found = None
+        if edits[col].value is not None:
+            ref = column_letter(col) + row_text
+            found = _cell_by_ref(chunk, body_start, body_end, col, ref, patterns)
+        if found is None:
+            break
+        by_col[col] = found
+    keep_empty = False
+    if len(by_col) < len(columns):
+        looks = [edit.style_like for edit in edits.values() if edit.style_like is not None]
+        first_col = min(columns[0], *looks) if looks else columns[0]
+        cells, all_referenced = _tail_cells(chunk, body_start, body_end, first_col, patterns)
+        # Where cells go without a reference, each is placed by the one before it: a
+        # cleared cell then stays as an empty one, so that those after it keep their columns.
+        keep_empty = not all_referenced
+        by_col = {cell[0]: cell for cell in cells}
     p = patterns.prefix_text
 
     def style_at(col: int) -> bytes | None:
         ref = column_letter(col) + row_text
-        return _style_by_ref(chunk, body_start, body_end, ref, by_col, col)
+        return _style_by_ref(chunk, (body_start, body_end), ref, by_col, col, patterns)
 
     pieces: list[tuple[int, int, str]] = []  # (start, end, new cell) in row order
     for col in columns:
