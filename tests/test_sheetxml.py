@@ -5,6 +5,8 @@ import pytest
 from milestone_sheets.sources.excel.worksheet import (
     CellEdit,
     FormulaCellError,
+    SheetXmlError,
+    check_references,
     rewrite_sheet,
     scan_formulas,
 )
@@ -176,3 +178,16 @@ def test_a_reference_written_in_text_is_not_taken_for_the_cell():
     out = edit(row, {2: {1: CellEdit(1, 5)}})
     assert (b'<row r="2"><c r="A2" t="inlineStr"><is><t> r="B2"</t></is></c><c r="B2"><v>5</v></c>'
             b'<c r="C2"><v>2</v></c></row>') in out  # fmt: skip
+
+
+@pytest.mark.parametrize("ref", [b'r="XFE1"', b'r="AAAA1"', b'r="A1048577"', b'r="$XFE$1"',
+                                 b'ref="A1:XFE3"', b'ref="B2 A1:C1048577"', b'r="A12345678901"'])  # fmt: skip
+def test_a_reference_past_the_last_cell_is_refused(ref):
+    with pytest.raises(SheetXmlError, match="past the sheet's last cell"):
+        check_references(b"<c " + ref + b"/>")
+
+
+@pytest.mark.parametrize("ref", [b'r="XFD1048576"', b'r="$XFD$1048576"', b'r="ABC1000000"',
+                                 b'ref="A1:XFD1048576"', b'xr="ZZZZ99999999"', b'r="A1"'])  # fmt: skip
+def test_the_last_cell_and_other_attributes_pass(ref):
+    check_references(b"<c " + ref + b"/>")

@@ -152,9 +152,9 @@ class FormulaScan:
 
 # A reference with three or more letters or seven or more digits: the only ones that can
 # lie past the sheet's last cell (XFD1048576); each one found is then checked exactly.
-_LONG_REF = re.compile(  # each starts with a literal, which the regex engine finds fast
-    rb'r="\$?(?:[A-Z]{3}|[A-Z]{0,3}\$?\d{7})|ref="[^"]*?(?:[A-Z]{3}|\d{7})'
-)
+# Each starts with a literal, which the regex engine finds fast; the letters are taken
+# possessively ({0,3}+), as giving one back could never let a digit or $ match there.
+_LONG_REF = re.compile(rb'r="\$?(?:[A-Z]{3}|[A-Z]{0,3}+\$?\d{7})|ref="[^"]*?(?:[A-Z]{3}|\d{7})')
 _REF_PART = re.compile(rb"\$?([A-Z]*)\$?(\d*)")
 
 
