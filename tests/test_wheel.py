@@ -42,7 +42,9 @@ def installed(tmp_path_factory):
                           "--no-compile", str(wheel)],
                          capture_output=True, text=True, timeout=600)  # fmt: skip
     assert pip.returncode == 0, pip.stderr[-3000:]
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    # As a user's shell has it: the commands keep the modules they compile.
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONDONTWRITEBYTECODE")}  # fmt: skip
     env["PATH"] = f"{env_dir / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     return env_dir / "bin" / "milestone-sheets", env
 
