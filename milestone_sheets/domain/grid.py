@@ -81,7 +81,6 @@ class Book(Protocol):
 
 
 @functools.lru_cache(maxsize=1 << 14)  # a sheet has few distinct columns
-@functools.lru_cache(maxsize=1024)  # a sheet has few distinct columns
 def column_letter(col: int) -> str:
     """0-based column index to its letters: 0 -> A, 26 -> AA."""
     letters = ""

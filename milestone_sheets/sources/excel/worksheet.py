@@ -454,20 +454,6 @@ def _number_style(
     return styler.restyle(style, styler.format_id(fmt))
 
 
-def _style_by_ref(
-    chunk: bytes,
-    span: tuple[int, int],
-    ref: str,
-    cells: Mapping[int, _Cell],
-    col: int,
-    patterns: _Patterns,
-) -> bytes | None:
-    """The style of the row's cell at `ref`, found by its reference (one search, not a
-    walk over the cells before it); else from the cells the row was walked for."""
-    cell = _cell_by_ref(chunk, *span, col, ref, patterns) or cells.get(col)
-    return _style(chunk, cell) if cell is not None else None
-
-
 def _edit_row(
     chunk: bytes,
     tag: re.Match[bytes],
@@ -511,8 +497,11 @@ def _edit_row(
     p = patterns.prefix_text
 
     def style_at(col: int) -> bytes | None:
+        """The style of the row's cell in column `col`: found by its reference (one
+        search, not a walk over the cells before it), else among the walked cells."""
         ref = column_letter(col) + row_text
-        return _style_by_ref(chunk, (body_start, body_end), ref, by_col, col, patterns)
+        cell = _cell_by_ref(chunk, body_start, body_end, col, ref, patterns) or by_col.get(col)
+        return _style(chunk, cell) if cell is not None else None
 
     pieces: list[tuple[int, int, str]] = []  # (start, end, new cell) in row order
     for col in columns:
