@@ -65,7 +65,9 @@ class Styler:
                 self.formats.setdefault(_unescape(code), int(fmt_id))
         self.added_xfs: list[bytes] = []
         self.added_formats: dict[str, int] = {}
-        self._restyled: dict[tuple[bytes | None, int], bytes | None] = {}  # a sheet's many cells
+        # A sheet's many cells share a few styles: each is looked up once.
+        self._restyled: dict[tuple[bytes | None, int], bytes | None] = {}
+        self._format_ids: dict[bytes | None, int] = {}
 
     def _xf(self, index: int) -> bytes | None:
         if 0 <= index < len(self.xfs):
@@ -75,11 +77,15 @@ class Styler:
 
     def format_of(self, style: bytes | None) -> int | None:
         """The number format id of a cell's style (None: the style is unknown)."""
+        known = self._format_ids.get(style)
+        if known is not None:
+            return known
         xf = self._xf(int(style)) if style is not None and style.isdigit() else self._xf(0)
         if xf is None:
             return None
         fmt_id = _attr(xf, "numFmtId")
-        return int(fmt_id) if fmt_id is not None and fmt_id.isdigit() else 0
+        self._format_ids[style] = int(fmt_id) if fmt_id is not None and fmt_id.isdigit() else 0
+        return self._format_ids[style]
 
     def format_id(self, code: str) -> int:
         """The id of a number format code: built in, the workbook's own, or a new one."""
