@@ -84,8 +84,9 @@ class Styler:
         if xf is None:
             return None
         fmt_id = _attr(xf, "numFmtId")
-        self._format_ids[style] = int(fmt_id) if fmt_id is not None and fmt_id.isdigit() else 0
-        return self._format_ids[style]
+        known = int(fmt_id) if fmt_id is not None and fmt_id.isdigit() else 0
+        self._format_ids[style] = known
+        return known
 
     def format_id(self, code: str) -> int:
         """The id of a number format code: built in, the workbook's own, or a new one."""
